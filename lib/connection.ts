@@ -1,0 +1,165 @@
+// One websocket connection: its controller, its serial queue of hooks and messages, its
+// subscriptions, and the limits (slow consumers, back-pressure) applied to what it writes.
+import type { Socket } from 'node:net'
+import { WebSocket } from 'ws'
+import type { Controller, Writable } from './controller.js'
+import type { AppContext } from './context.js'
+import type { MethodTable } from './method-table.js'
+import { SerialQueue } from './serial-queue.js'
+import { handleIncoming } from './dispatch.js'
+
+/** A connection-bound subscription handler, called with the message and the channel as published. */
+export type SubscriptionHandler = (message: any, channel: string) => unknown
+
+type Hooks = Controller & Partial<{
+  onOpen (): unknown
+  onMessage (data: string | Buffer): unknown
+  onDrained (): unknown
+  onShutdown (): unknown
+  onClose (): unknown
+}>
+
+// A client that stopped reading gets this long to take the 1013 close frame before we cut it.
+const SLOW_CONSUMER_GRACE_MS = 2000
+
+const kConnection = Symbol('plezi.connection')
+type TaggedSocket = WebSocket & { [kConnection]: Connection }
+
+export class Connection {
+  readonly controller: Hooks
+  readonly queue: SerialQueue
+  /** Cleared by every ping, set by every pong: a connection still false at the next ping is dead. */
+  alive = true
+  /** Set on a protocol error: later frames are ignored while the close goes out. */
+  refusing = false
+  private awaitingDrain = false
+  private readonly subscriptions = new Map<string, { live: boolean }>()
+  private closedResolve!: () => void
+  /** Resolves once the socket closed and `onClose` was queued. */
+  readonly closed = new Promise<void>((resolve) => { this.closedResolve = resolve })
+
+  constructor (
+    readonly context: AppContext,
+    readonly socket: WebSocket,
+    controller: Controller,
+    readonly table: MethodTable,
+    private readonly rawSocket: Socket
+  ) {
+    this.controller = controller as Hooks
+    this.queue = new SerialQueue((err) => this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed'))
+  }
+
+  /** Wires the socket's events (synchronously, so no message is missed) and queues `onOpen`. */
+  start (): void {
+    const socket = this.socket as TaggedSocket
+    socket[kConnection] = this
+    socket.on('message', onSocketMessage)
+    socket.on('close', onSocketClose)
+    socket.on('pong', onSocketPong)
+    this.context.connections.add(this)
+    if (this.table.hooks.has('onOpen')) this.queue.push(() => this.controller.onOpen!())
+  }
+
+  get isOpen (): boolean {
+    return this.socket.readyState === WebSocket.OPEN
+  }
+
+  get pending (): number {
+    return this.socket.bufferedAmount
+  }
+
+  write (data: Writable): boolean {
+    const socket = this.socket
+    if (socket.readyState !== WebSocket.OPEN) return false
+    if (typeof data === 'string') {
+      socket.send(data)
+    } else if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
+      socket.send(data, { binary: true })
+    } else if (data === undefined) {
+      return false
+    } else {
+      socket.send(JSON.stringify(data))
+    }
+    this.afterWrite()
+    return true
+  }
+
+  /** Applies `maxBufferedAmount` and arms `onDrained` after anything was written. */
+  afterWrite (): void {
+    if (this.socket.bufferedAmount > this.context.options.maxBufferedAmount) {
+      this.dropSlowConsumer()
+    } else if (!this.awaitingDrain && this.rawSocket.writableNeedDrain && this.table.hooks.has('onDrained')) {
+      this.awaitingDrain = true
+      this.rawSocket.once('drain', () => {
+        this.awaitingDrain = false
+        if (this.isOpen) this.queue.push(() => this.controller.onDrained!())
+      })
+    }
+  }
+
+  private dropSlowConsumer (): void {
+    this.controller.log.warn({ pending: this.socket.bufferedAmount }, 'fastify-plezi: closing slow consumer (1013)')
+    this.socket.close(1013, 'slow consumer')
+    setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref()
+  }
+
+  close (code?: number, reason?: string): void {
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
+      this.socket.close(code, reason)
+    }
+  }
+
+  /** Sends a ping, or ends the connection when the previous ping went unanswered. */
+  ping (): void {
+    if (!this.alive) {
+      this.controller.log.info('fastify-plezi: no pong, terminating websocket')
+      this.socket.terminate()
+      return
+    }
+    this.alive = false
+    this.socket.ping()
+  }
+
+  subscribe (channel: string, handler?: SubscriptionHandler): Promise<void> {
+    void channel; void handler
+    return Promise.resolve()
+  }
+
+  unsubscribe (channel: string): void {
+    const sub = this.subscriptions.get(channel)
+    if (sub) { sub.live = false; this.subscriptions.delete(channel) }
+  }
+
+  /** Graceful shutdown: `onShutdown`, flush, close 1001, `onClose`; cut short at `deadline`. */
+  async shutdown (deadline: Promise<void>): Promise<void> {
+    if (this.isOpen && this.table.hooks.has('onShutdown')) {
+      this.queue.push(() => this.controller.onShutdown!())
+      await Promise.race([this.queue.idle(), deadline])
+    }
+    this.close(1001, 'server shutting down')
+    await Promise.race([this.closed, deadline])
+    this.socket.terminate() // no-op when already closed; ends a peer that never answered
+    await this.closed
+    await Promise.race([this.queue.idle(), deadline])
+  }
+
+  onSocketClosed (): void {
+    this.context.connections.delete(this)
+    for (const channel of [...this.subscriptions.keys()]) this.unsubscribe(channel)
+    if (this.table.hooks.has('onClose')) this.queue.push(() => this.controller.onClose!())
+    this.closedResolve()
+  }
+}
+
+// Module-level listeners (not closures per connection): they find the connection on the socket.
+function onSocketMessage (this: WebSocket, data: Buffer, isBinary: boolean): void {
+  handleIncoming((this as TaggedSocket)[kConnection], data, isBinary)
+}
+
+function onSocketClose (this: WebSocket): void {
+  (this as TaggedSocket)[kConnection].onSocketClosed()
+}
+
+function onSocketPong (this: WebSocket): void {
+  (this as TaggedSocket)[kConnection].alive = true
+}

@@ -1,0 +1,121 @@
+// The base class of every controller: one instance per HTTP request or websocket connection.
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import type { Cookies } from './cookies.js'
+import type { Connection, SubscriptionHandler } from './connection.js'
+import { appFor, type AppContext } from './context.js'
+import { PLZ_ERR_NO_APP, PLZ_ERR_NOT_CONNECTED } from './errors.js'
+
+/** Route params merged with the query string and, for HTTP, a JSON or form body. */
+export type Params = Record<string, unknown>
+
+/** What `write()` accepts: text, binary, or a JSON-serialisable value. */
+export type Writable = string | Buffer | Uint8Array | ArrayBuffer | object | number | boolean
+
+export interface ControllerContext {
+  params: Params
+  request: FastifyRequest
+  reply: FastifyReply | null
+  cookies: Cookies
+  log: FastifyBaseLogger
+  plezi: AppContext
+}
+
+// Set just before `new Klass()` so that the members exist inside user constructors too.
+let constructing: ControllerContext | null = null
+const kConnection = Symbol('plezi.connection')
+const kApp = Symbol('plezi.app')
+
+/** Creates a controller with its members in place (used by the router). */
+export function createController<C extends Controller> (Klass: new () => C, context: ControllerContext): C {
+  constructing = context
+  try {
+    return new Klass()
+  } finally {
+    constructing = null
+  }
+}
+
+export function attachConnection (controller: Controller, connection: Connection): void {
+  controller[kConnection] = connection
+  controller.reply = null // the 101 is gone: nothing can be sent through it any more
+}
+
+export class Controller<P extends Params = Params> {
+  /** Set `true` to turn every websocket text frame into a JSON event (SPEC section 5). */
+  static autoDispatch?: boolean
+
+  /** Route params, query string and (HTTP) body. */
+  params: P
+  request: FastifyRequest
+  /** The HTTP reply: in HTTP actions and `preConnect` only, `null` once a websocket is open. */
+  reply: FastifyReply | null
+  cookies: Cookies
+  log: FastifyBaseLogger
+  /** @internal */
+  [kConnection]: Connection | null = null
+  /** @internal */
+  readonly [kApp]: AppContext
+
+  constructor () {
+    const context = constructing
+    constructing = null
+    if (context === null) throw new TypeError('fastify-plezi: controllers are created by the router (app.plezi.route), not with new')
+    this.params = context.params as P
+    this.request = context.request
+    this.reply = context.reply
+    this.cookies = context.cookies
+    this.log = context.log
+    this[kApp] = context.plezi
+  }
+
+  /** Sends a websocket message; `false` when the connection is not open. */
+  write (data: Writable): boolean {
+    return this[kConnection]?.write(data) ?? false
+  }
+
+  /** Closes the websocket connection (default code 1000). */
+  close (code?: number, reason?: string): void {
+    this[kConnection]?.close(code, reason)
+  }
+
+  /** Whether the websocket connection is open. */
+  get isOpen (): boolean {
+    return this[kConnection]?.isOpen ?? false
+  }
+
+  /** Bytes written but not yet sent. */
+  get pending (): number {
+    return this[kConnection]?.pending ?? 0
+  }
+
+  /**
+   * Subscribes this connection to `channel` (wildcards `+` and `#` allowed). Without a
+   * handler, messages are written to the client; with one, it runs instead. Replaces an
+   * earlier subscription to the same channel. Resolves once the subscription is active.
+   */
+  subscribe (channel: string, handler?: SubscriptionHandler): Promise<void> {
+    const connection = this[kConnection]
+    if (!connection) return Promise.reject(new PLZ_ERR_NOT_CONNECTED('subscribe'))
+    return connection.subscribe(channel, handler)
+  }
+
+  /** Ends this connection's subscription to `channel`. */
+  unsubscribe (channel: string): void {
+    this[kConnection]?.unsubscribe(channel)
+  }
+
+  /** Publishes to every subscriber of `channel`, in every process sharing the engine. */
+  publish (channel: string, message: unknown): Promise<boolean> {
+    return this[kApp].publish(channel, message)
+  }
+
+  /** Publishes through the app that routes this controller class. */
+  static publish (channel: string, message: unknown): Promise<boolean> {
+    const context = appFor(this)
+    if (typeof context === 'string') throw new PLZ_ERR_NO_APP(this.name, context)
+    return context.publish(channel, message)
+  }
+}
+
+/** Instance members of the base class, never reachable from the wire. */
+export const CONTROLLER_INSTANCE_MEMBERS: ReadonlySet<string> = new Set(['params', 'request', 'reply', 'cookies', 'log'])

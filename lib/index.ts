@@ -1,0 +1,13 @@
+// fastify-plezi: Plezi's real-time model for Fastify.
+import { fastifyPlezi } from './plugin.js'
+
+export default fastifyPlezi
+export { fastifyPlezi, fastifyPlezi as plezi }
+export type { PleziApi, MessageHandler } from './plugin.js'
+export { Controller } from './controller.js'
+export type { Params, Writable } from './controller.js'
+export type { SubscriptionHandler } from './connection.js'
+export type { EventMessage } from './dispatch.js'
+export type { PleziOptions, MQEmitterLike, OriginCheck } from './options.js'
+export type { Cookies, CookieOptions, CookieGetOptions } from './cookies.js'
+export * from './errors.js'

@@ -1,0 +1,164 @@
+// Options of `app.register(plezi, options)`: defaults, and validation that names the bad option.
+import { basename, extname } from 'node:path'
+import type { FastifyBaseLogger } from 'fastify'
+import { PLZ_ERR_OPTION } from './errors.js'
+
+/** Decides whether a browser `Origin` may open a websocket. */
+export type OriginCheck = (origin: string) => boolean
+
+/** Anything that quacks like an MQEmitter (mqemitter, mqemitter-redis, …). */
+export interface MQEmitterLike {
+  on (topic: string, listener: (message: any, done: () => void) => void, callback?: () => void): unknown
+  removeListener (topic: string, listener: (message: any, done: () => void) => void, callback?: () => void): unknown
+  emit (message: { topic: string, [key: string]: unknown }, callback?: (err?: Error) => void): unknown
+  close (callback: () => void): void
+}
+
+export interface PleziOptions {
+  /** Redis URL or ioredis options: use mqemitter-redis as the pub/sub engine. */
+  redis?: string | Record<string, unknown>
+  /** Any MQEmitter-compatible instance as the pub/sub engine (the app owns its life cycle). */
+  emitter?: MQEmitterLike
+  /** Namespace of every channel (default: main script name + `_app`). */
+  appName?: string
+  /** Where the browser bundle of PleziClient is served (default `/client.js`); `false` disables it. */
+  clientPath?: string | false
+  /** Largest accepted websocket frame, in bytes (default 1 MiB); larger ones close with 1009. */
+  maxPayload?: number
+  /** Ping period in ms (default 30000); 0 disables pings. A connection that misses a pong is ended. */
+  pingInterval?: number
+  /** Unsent bytes above which a connection is closed with 1013 "slow consumer" (default 8 MiB). */
+  maxBufferedAmount?: number
+  /** Browser origins allowed to open websockets (array of origins, or a function). */
+  allowedOrigins?: string[] | OriginCheck
+  /** How long, in ms, `onShutdown` handlers and flushing may take on `app.close()` (default 5000). */
+  shutdownTimeout?: number
+}
+
+export interface ResolvedOptions {
+  redis: string | Record<string, unknown> | undefined
+  emitter: MQEmitterLike | undefined
+  appName: string
+  clientPath: string | false
+  maxPayload: number
+  pingInterval: number
+  maxBufferedAmount: number
+  allowedOrigins: OriginCheck | undefined
+  shutdownTimeout: number
+}
+
+const KNOWN = new Set([
+  'redis', 'emitter', 'appName', 'clientPath', 'maxPayload', 'pingInterval',
+  'maxBufferedAmount', 'allowedOrigins', 'shutdownTimeout'
+])
+
+// Fastify passes these to every plugin; they are not ours to reject.
+const FASTIFY_OWN = new Set(['prefix', 'logLevel', 'logSerializers'])
+
+export const DEFAULTS = {
+  clientPath: '/client.js',
+  maxPayload: 1024 * 1024,
+  pingInterval: 30_000,
+  maxBufferedAmount: 8 * 1024 * 1024,
+  shutdownTimeout: 5000
+} as const
+
+function fail (option: string, message: string): never {
+  throw new PLZ_ERR_OPTION(option, message)
+}
+
+function describe (value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`
+  if (typeof value === 'number') return `the number ${value}`
+  return `a value of type ${typeof value}`
+}
+
+function integer (option: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    fail(option, `expected an integer >= ${min}, received ${describe(value)}`)
+  }
+  return value
+}
+
+/** Plezi's default: the main script's file name without extension, plus `_app`. */
+export function defaultAppName (mainScript: string | undefined = process.argv[1]): string {
+  if (!mainScript) return 'plezi_app'
+  const name = basename(mainScript, extname(mainScript)).replace(/[/+#\s]/g, '_')
+  return `${name || 'plezi'}_app`
+}
+
+function appName (value: unknown): string {
+  if (value === undefined) return defaultAppName()
+  if (typeof value !== 'string' || value.length === 0 || /[/+#\0]/.test(value)) {
+    fail('appName', `expected a non-empty string without "/", "+", "#", received ${describe(value)}`)
+  }
+  return value
+}
+
+function clientPath (value: unknown): string | false {
+  if (value === undefined) return DEFAULTS.clientPath
+  if (value === false) return false
+  if (typeof value !== 'string' || !value.startsWith('/')) {
+    fail('clientPath', `expected a path starting with "/" or false, received ${describe(value)}`)
+  }
+  return value
+}
+
+function redis (value: unknown, env: NodeJS.ProcessEnv): string | Record<string, unknown> | undefined {
+  if (value === undefined) return env.PL_REDIS_URL || env.REDIS_URL || undefined
+  if (typeof value === 'string' && /^rediss?:\/\//.test(value)) return value
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>
+  return fail('redis', `expected a redis:// URL or an ioredis options object, received ${describe(value)}`)
+}
+
+function emitter (value: unknown): MQEmitterLike | undefined {
+  if (value === undefined) return undefined
+  const e = value as Partial<MQEmitterLike> | null
+  if (e === null || typeof e !== 'object' || typeof e.on !== 'function' || typeof e.emit !== 'function' ||
+      typeof e.removeListener !== 'function' || typeof e.close !== 'function') {
+    fail('emitter', `expected an MQEmitter-compatible object (on, emit, removeListener, close), received ${describe(value)}`)
+  }
+  return e as MQEmitterLike
+}
+
+function allowedOrigins (value: unknown): OriginCheck | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'function') return value as OriginCheck
+  if (Array.isArray(value) && value.every((o) => typeof o === 'string')) {
+    const allowed = new Set(value.map((o: string) => o.toLowerCase()))
+    return (origin) => allowed.has(origin.toLowerCase())
+  }
+  return fail('allowedOrigins', `expected an array of origin strings or a function, received ${describe(value)}`)
+}
+
+/** Validates `options` (never mutating them) and fills in the defaults. */
+export function resolveOptions (options: unknown, log?: FastifyBaseLogger, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    fail('options', `expected an object, received ${describe(options)}`)
+  }
+  const opts = options as Record<string, unknown>
+  for (const key of Object.keys(opts)) {
+    if (!KNOWN.has(key) && !FASTIFY_OWN.has(key)) fail(key, `unknown option; known options are ${[...KNOWN].join(', ')}`)
+  }
+  if (opts.redis !== undefined && opts.emitter !== undefined) {
+    fail('emitter', 'give either "redis" or "emitter", not both')
+  }
+  const resolved: ResolvedOptions = {
+    redis: opts.emitter === undefined ? redis(opts.redis, env) : undefined,
+    emitter: emitter(opts.emitter),
+    appName: appName(opts.appName),
+    clientPath: clientPath(opts.clientPath),
+    maxPayload: integer('maxPayload', opts.maxPayload, DEFAULTS.maxPayload, 1),
+    pingInterval: integer('pingInterval', opts.pingInterval, DEFAULTS.pingInterval, 0),
+    maxBufferedAmount: integer('maxBufferedAmount', opts.maxBufferedAmount, DEFAULTS.maxBufferedAmount, 1),
+    allowedOrigins: allowedOrigins(opts.allowedOrigins),
+    shutdownTimeout: integer('shutdownTimeout', opts.shutdownTimeout, DEFAULTS.shutdownTimeout, 0)
+  }
+  if (log && resolved.pingInterval > 0 && resolved.pingInterval < 1000) {
+    log.warn({ pingInterval: resolved.pingInterval }, 'fastify-plezi: pingInterval below 1000 ms ends connections that are merely slow')
+  }
+  return resolved
+}

@@ -1,0 +1,105 @@
+// The Fastify plugin: options, @fastify/websocket and @fastify/cookie set up for us, the
+// `app.plezi` decorator, pings, pub/sub engine and graceful shutdown.
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import websocket from '@fastify/websocket'
+import cookie from '@fastify/cookie'
+import { resolveOptions, type PleziOptions } from './options.js'
+import { registerApp, unregisterApp, type AppContext } from './context.js'
+import { routeController, type ControllerClass } from './router.js'
+import { addUpgradeHeaders } from './upgrade-headers.js'
+import { shutdownConnections } from './shutdown.js'
+import { PLZ_ERR_WEBSOCKET_REGISTERED } from './errors.js'
+import type { Connection } from './connection.js'
+
+/** A connectionless subscription handler. */
+export type MessageHandler = (message: any, channel: string) => unknown
+
+/** `app.plezi`: bound to the Fastify instance it is read from, so routes respect encapsulation. */
+export interface PleziApi {
+  /** Routes a controller class (before `app.ready()` / `app.listen()`). */
+  route (path: string, Controller: ControllerClass): void
+  /** Publishes to every subscriber of `channel`, in every process sharing the engine. */
+  publish (channel: string, message: unknown): Promise<boolean>
+  /** A connectionless subscription; resolves to a function that ends it. */
+  subscribe (pattern: string, handler: MessageHandler): Promise<() => void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    plezi: PleziApi
+  }
+}
+
+const FORM = 'application/x-www-form-urlencoded'
+
+function parseForm (_request: unknown, body: string, done: (err: Error | null, body?: unknown) => void): void {
+  const fields: Record<string, string> = {}
+  for (const [key, value] of new URLSearchParams(body)) {
+    if (key !== '__proto__') fields[key] = value
+  }
+  done(null, fields)
+}
+
+async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<void> {
+  const options = resolveOptions(opts, fastify.log)
+  if (fastify.hasDecorator('websocketServer')) throw new PLZ_ERR_WEBSOCKET_REGISTERED()
+  if (!fastify.hasDecorator('parseCookie')) await fastify.register(cookie)
+  // Plezi reads HTML forms into params; add a parser unless the app has its own (e.g. @fastify/formbody).
+  if (!fastify.hasContentTypeParser(FORM)) fastify.addContentTypeParser(FORM, { parseAs: 'string' }, parseForm)
+
+  const context: AppContext = {
+    app: fastify,
+    options,
+    log: fastify.log,
+    connections: new Set<Connection>(),
+    closing: false,
+    publish: async () => true
+  }
+
+  await fastify.register(websocket, {
+    options: { maxPayload: options.maxPayload },
+    errorHandler (error, socket, request) {
+      request.log.warn({ err: error }, 'fastify-plezi: websocket error')
+      if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error')
+    },
+    preClose (done) {
+      shutdownConnections(context).then(
+        () => { fastify.websocketServer.close(() => done()) },
+        /* c8 ignore next */ (err) => { context.log.error({ err }, 'fastify-plezi: shutdown failed'); done() }
+      )
+    }
+  })
+  fastify.websocketServer.on('headers', addUpgradeHeaders)
+
+  const apis = new WeakMap<FastifyInstance, PleziApi>()
+  function apiFor (instance: FastifyInstance): PleziApi {
+    let api = apis.get(instance)
+    if (!api) {
+      api = {
+        route: (path, Klass) => routeController(instance, context, path, Klass),
+        publish: (channel, message) => context.publish(channel, message),
+        subscribe: async () => () => {}
+      }
+      apis.set(instance, api)
+    }
+    return api
+  }
+  fastify.decorate('plezi', { getter (this: FastifyInstance) { return apiFor(this) } })
+
+  let pinger: NodeJS.Timeout | undefined
+  if (options.pingInterval > 0) {
+    pinger = setInterval(() => { for (const connection of context.connections) connection.ping() }, options.pingInterval)
+    pinger.unref()
+  }
+  registerApp(context)
+  fastify.addHook('onClose', async () => {
+    clearInterval(pinger)
+    unregisterApp(context)
+  })
+}
+
+export const fastifyPlezi = fp(plezi, {
+  fastify: '5.x',
+  name: 'fastify-plezi'
+})

@@ -1,5 +1,7 @@
 // The Fastify plugin: options, @fastify/websocket and @fastify/cookie set up for us, the
 // `app.plezi` decorator, pings, pub/sub engine and graceful shutdown.
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
@@ -72,6 +74,16 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
   })
   fastify.websocketServer.on('headers', addUpgradeHeaders)
 
+  // While closing, Fastify answers upgrades with its own 503 but never ends those sockets
+  // (@fastify/websocket only does in an onResponse hook, which that path skips), and
+  // app.close() would wait for them forever: answer them here, first, and end them.
+  function refuseUpgradeWhileClosing (_request: IncomingMessage, socket: Duplex): void {
+    if (!context.closing) return
+    socket.on('error', () => socket.destroy())
+    socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy())
+  }
+  fastify.server.prependListener('upgrade', refuseUpgradeWhileClosing)
+
   const apis = new WeakMap<FastifyInstance, PleziApi>()
   function apiFor (instance: FastifyInstance): PleziApi {
     let api = apis.get(instance)
@@ -95,6 +107,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
   registerApp(context)
   fastify.addHook('onClose', async () => {
     clearInterval(pinger)
+    fastify.server.removeListener('upgrade', refuseUpgradeWhileClosing)
     unregisterApp(context)
   })
 }

@@ -110,3 +110,38 @@ export function deferred<T = void> (): { promise: Promise<T>, resolve: (value: T
   const promise = new Promise<T>((r) => { resolve = r })
   return { promise, resolve }
 }
+
+/**
+ * Sends a websocket upgrade request over a plain TCP socket and returns the bytes of the
+ * response head exactly as received (status line and headers), then closes the socket.
+ */
+export async function rawUpgrade (url: string, path: string, headers: Record<string, string> = {}): Promise<string> {
+  const { hostname, port } = new URL(url)
+  const { connect: tcpConnect } = await import('node:net')
+  const socket = tcpConnect(Number(port), hostname)
+  await once(socket, 'connect')
+  const lines = [
+    `GET ${path} HTTP/1.1`,
+    `Host: ${hostname}:${port}`,
+    'Connection: Upgrade',
+    'Upgrade: websocket',
+    'Sec-WebSocket-Version: 13',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)
+  ]
+  socket.write(lines.join('\r\n') + '\r\n\r\n')
+  let received = ''
+  for await (const chunk of socket) {
+    received += chunk.toString('latin1')
+    const end = received.indexOf('\r\n\r\n')
+    if (end !== -1) { received = received.slice(0, end); break }
+  }
+  socket.destroy()
+  return received
+}
+
+/** Collects the app's log lines (pino JSON) for assertions. */
+export function logCapture (level = 'info'): { lines: Array<Record<string, any>>, logger: { level: string, stream: { write (line: string): void } } } {
+  const lines: Array<Record<string, any>> = []
+  return { lines, logger: { level, stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } }
+}

@@ -40,10 +40,10 @@ export function attachConnection (controller: Controller, connection: Connection
   controller.reply = null // the 101 is gone: nothing can be sent through it any more
 }
 
+// Not declared here, so that subclasses need no `override`: `static autoDispatch = true`
+// turns every websocket text frame into a JSON event (SPEC section 5), and the lifecycle
+// hooks (preConnect, onOpen, onMessage, onDrained, onShutdown, onClose) are plain methods.
 export class Controller<P extends Params = Params> {
-  /** Set `true` to turn every websocket text frame into a JSON event (SPEC section 5). */
-  static autoDispatch?: boolean
-
   /** Route params, query string and (HTTP) body. */
   params: P
   request: FastifyRequest

@@ -1,0 +1,85 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { Controller, type EventMessage } from '../lib/index.js'
+import { build, connect, type Client } from './helpers.js'
+
+const ran: string[] = []
+
+class Target extends Controller {
+  static autoDispatch = true
+  ping () { return { event: 'pong' } }
+  echo (m: EventMessage) { return { event: 'echo', data: m.data } }
+  _private () { ran.push('_private') }
+  index () { ran.push('index') }
+  create () { ran.push('create') }
+  onOpen () { ran.push('onOpen') }
+  onClose () { ran.push('onClose') }
+  preConnect () { ran.push('preConnect'); return true }
+}
+
+const HOSTILE_EVENTS = [
+  'constructor', '__proto__', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf',
+  '__defineGetter__', '__lookupSetter__', 'onOpen', 'onClose', 'onMessage', 'onShutdown', 'onDrained',
+  'preConnect', 'write', 'close', 'subscribe', 'unsubscribe', 'publish', 'isOpen', 'pending', 'params',
+  'request', 'reply', 'cookies', 'log', 'index', 'create', 'show', 'update', 'delete', 'new', '_private',
+  'unknown', '', ' ', 'ping ', 'PING', 'x'.repeat(10_000)
+]
+
+async function healthyRoundTrip (t: Tap, healthy: Client, n: number): Promise<void> {
+  healthy.send({ event: 'echo', data: n, _EID_: n })
+  t.same(await healthy.json(), { event: '_ack_', _EID_: n })
+  t.same(await healthy.json(), { event: 'echo', data: n, _EID_: n })
+}
+
+type Tap = { same (a: unknown, b: unknown, msg?: string): void }
+
+t.test('hostile event names run nothing, pollute nothing, and get the 404 _err_', async (t) => {
+  const { wsUrl } = await build(t, (app) => { app.plezi.route('/target', Target) })
+  const healthy = await connect(t, `${wsUrl}/target`)
+  const hostile = await connect(t, `${wsUrl}/target`)
+  ran.length = 0
+  let n = 0
+  for (const event of HOSTILE_EVENTS) {
+    hostile.send({ event, _EID_: event.length })
+    t.same(await hostile.json(), { event: '_ack_', _EID_: event.length })
+    t.same(await hostile.json(), { event: '_err_', status: 404, error: 'unknown event', request: event, _EID_: event.length },
+      `event ${JSON.stringify(event.slice(0, 20))} → 404`)
+    await healthyRoundTrip(t, healthy, n++)
+  }
+  hostile.send('{"event":"ping","__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}}')
+  t.same(await hostile.json(), { event: 'pong' }, '__proto__ keys in a message are just data')
+  t.same(ran, [], 'no hook, REST action or private method ran')
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype is clean')
+  t.equal(Object.getPrototypeOf(Target.prototype), Controller.prototype)
+})
+
+t.test('thousands of generated frames: the server keeps answering a healthy client', async (t) => {
+  const { wsUrl } = await build(t, (app) => { app.plezi.route('/target', Target) })
+  const healthy = await connect(t, `${wsUrl}/target`)
+  let attacker = await connect(t, `${wsUrl}/target`)
+  let reconnects = 0
+  const frame = fc.oneof(
+    fc.string({ maxLength: 200 }),
+    fc.json({ maxDepth: 3 }),
+    fc.record({ event: fc.oneof(fc.constantFrom(...HOSTILE_EVENTS.slice(0, 36)), fc.string({ maxLength: 40 })), _EID_: fc.oneof(fc.integer(), fc.string({ maxLength: 10 })) }).map((o) => JSON.stringify(o)),
+    fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a))
+  )
+  const frames = fc.sample(frame, { numRuns: 3000, seed: 20261126 })
+  ran.length = 0
+  for (const f of frames) {
+    if (attacker.ws.readyState !== attacker.ws.OPEN) {
+      attacker = await connect(t, `${wsUrl}/target`)
+      reconnects++
+    }
+    attacker.send(f)
+    if (typeof f === 'string' && f.startsWith('{')) {
+      // wait for the server's verdict on event-shaped frames, so they cannot pile up unread
+      attacker.ws.ping()
+      await new Promise((resolve) => attacker.ws.once('pong', resolve).once('close', resolve))
+    }
+  }
+  await healthyRoundTrip(t, healthy, 1)
+  t.ok(reconnects > 0, `malformed frames closed attacker connections (${reconnects} reconnects)`)
+  t.same(ran.filter((r) => r !== 'onOpen' && r !== 'onClose' && r !== 'preConnect'), [], 'no forbidden handler ran')
+  t.equal(({} as Record<string, unknown>).polluted, undefined)
+})

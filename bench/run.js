@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+// npm run bench [-- --quick] — fastify-plezi against bare ws (frame-once),
+// bare @fastify/websocket and Socket.IO, every server in its own process,
+// driven by separate load-generator processes, interleaved round by round.
+// Writes bench/results/latest.{json,md,svg} and prints the markdown table.
+import { parseArgs } from 'node:util'
+import { existsSync, mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { detectPinning, killAll } from './lib/procs.js'
+import { ensureRedis } from './lib/redis.js'
+import { machine } from './lib/machine.js'
+import { summarize } from './lib/summary.js'
+import { writeReport } from './report.js'
+import { SERVERS, ECHO_VARIANTS, broadcastCase, echoCase, memoryCase, scaleOutCase, connectCase } from './scenarios.js'
+
+const PRESETS = {
+  quick: {
+    rounds: 1,
+    deadlineS: 110,
+    broadcast: { clients: [1000], broadcasts: 100, senders: 4, pad: 200 },
+    echo: { clients: 50, seconds: 3, warmSeconds: 0.5, pad: 200 },
+    memory: { clients: 2000 },
+    scaleout: { clients: 1000, broadcasts: 100, senders: 4, pad: 200 },
+    connect: { clients: 1000, concurrency: 100 }
+  },
+  full: {
+    rounds: 3,
+    deadlineS: 24 * 60,
+    broadcast: { clients: [1000, 5000, 10000], broadcasts: 100, senders: 4, pad: 200 },
+    echo: { clients: 50, seconds: 10, warmSeconds: 1, pad: 200 },
+    memory: { clients: 10000 },
+    scaleout: { clients: 5000, broadcasts: 100, senders: 4, pad: 200 },
+    connect: { clients: 5000, concurrency: 100 }
+  }
+}
+
+const SCENARIOS = {
+  broadcast: { run: broadcastCase, subjects: Object.keys(SERVERS), params: (c) => c.broadcast.clients.map((clients) => ({ ...c.broadcast, clients })) },
+  echo: { run: echoCase, subjects: Object.keys(ECHO_VARIANTS), params: (c) => [c.echo] },
+  memory: { run: memoryCase, subjects: Object.keys(SERVERS), params: (c) => [c.memory] },
+  scaleout: { run: scaleOutCase, subjects: ['plezi', 'socketio'], params: (c) => [c.scaleout] },
+  connect: { run: connectCase, subjects: Object.keys(SERVERS), params: (c) => [c.connect] }
+}
+
+const USAGE = `usage: npm run bench -- [options]
+  --quick                 small run, under 2 minutes (default: full run, ~20 minutes)
+  --scenarios=a,b         subset of: ${Object.keys(SCENARIOS).join(', ')}
+  --servers=a,b           subset of: ${[...new Set([...Object.keys(SERVERS), ...Object.keys(ECHO_VARIANTS)])].join(', ')}
+  --rounds=N              interleaved rounds per case (medians are taken over them)
+  --clients=N,N           broadcast client counts        --broadcasts=N   broadcasts per case
+  --echo-seconds=S        echo duration                  --memory-clients=N
+  --scaleout-clients=N    --connect-clients=N            --loadgens=N  load-generator processes
+  --no-pin                do not pin with taskset        --out=DIR  (default bench/results)`
+
+function parseCli () {
+  const { values } = parseArgs({
+    options: Object.fromEntries([
+      ['quick', 'boolean'], ['no-pin', 'boolean'], ['help', 'boolean'], ['scenarios', 'string'], ['servers', 'string'],
+      ['rounds', 'string'], ['clients', 'string'], ['broadcasts', 'string'], ['echo-seconds', 'string'],
+      ['memory-clients', 'string'], ['scaleout-clients', 'string'], ['connect-clients', 'string'],
+      ['loadgens', 'string'], ['out', 'string']
+    ].map(([name, type]) => [name, { type }]))
+  })
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  const mode = values.quick ? 'quick' : 'full'
+  const config = structuredClone(PRESETS[mode])
+  const int = (name) => {
+    const n = Number(values[name])
+    if (!Number.isInteger(n) || n <= 0) throw new TypeError(`--${name} must be a positive integer, got ${values[name]}`)
+    return n
+  }
+  if (values.rounds) config.rounds = int('rounds')
+  if (values.clients) config.broadcast.clients = values.clients.split(',').map(Number)
+  if (values.broadcasts) config.broadcast.broadcasts = config.scaleout.broadcasts = int('broadcasts')
+  if (values['echo-seconds']) config.echo.seconds = Number(values['echo-seconds'])
+  if (values['memory-clients']) config.memory.clients = int('memory-clients')
+  if (values['scaleout-clients']) config.scaleout.clients = int('scaleout-clients')
+  if (values['connect-clients']) config.connect.clients = int('connect-clients')
+  const list = (name, all) => {
+    if (!values[name]) return all
+    const picked = values[name].split(',')
+    for (const p of picked) if (!all.includes(p)) throw new TypeError(`--${name}: unknown "${p}"`)
+    return picked
+  }
+  return {
+    mode,
+    config,
+    scenarios: list('scenarios', Object.keys(SCENARIOS)),
+    servers: values.servers ? values.servers.split(',') : null,
+    loadgens: values.loadgens ? int('loadgens') : null,
+    pin: values['no-pin'] ? null : detectPinning(),
+    out: values.out ?? fileURLToPath(new URL('./results', import.meta.url))
+  }
+}
+
+const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length])
+
+function describe (params) {
+  return params.clients ? `${params.clients} clients` : ''
+}
+
+async function main () {
+  const cli = parseCli()
+  const started = Date.now()
+  const deadline = started + cli.config.deadlineS * 1000
+  const notes = []
+  const ctx = { pin: cli.pin, loadgens: cli.loadgens, caseMaxMs: 240_000, phaseTimeoutMs: cli.mode === 'quick' ? 30_000 : 120_000 }
+
+  const pleziBuilt = existsSync(fileURLToPath(new URL('../dist/lib/index.js', import.meta.url)))
+  if (!pleziBuilt) notes.push('fastify-plezi is not built (dist/lib/index.js missing): run `npm run build` first; plezi cases were skipped.')
+  if (cli.scenarios.includes('scaleout')) {
+    const redis = await ensureRedis()
+    if (redis) ctx.redisUrl = redis.url
+    else notes.push('No Redis at 127.0.0.1:6379 and none could be started: scale-out skipped.')
+  }
+
+  const cases = []
+  const wanted = (subject) => (!cli.servers || cli.servers.includes(subject)) && (pleziBuilt || !subject.startsWith('plezi'))
+  console.error(`bench: ${cli.mode} mode, ${cli.config.rounds} round(s), scenarios ${cli.scenarios.join(', ')}; ${cli.pin ? 'pinned' : 'not pinned'}`)
+  for (let round = 1; round <= cli.config.rounds; round++) {
+    for (const scenario of cli.scenarios) {
+      if (scenario === 'scaleout' && !ctx.redisUrl) continue
+      const { run, subjects, params } = SCENARIOS[scenario]
+      for (const p of params(cli.config)) {
+        for (const subject of rotate(subjects.filter(wanted), round - 1)) {
+          const label = `[round ${round}] ${scenario} ${subject} ${describe(p)}`
+          if (Date.now() > deadline) {
+            notes.push(`deadline reached: skipped ${label}`)
+            continue
+          }
+          const t0 = Date.now()
+          try {
+            const result = await run(ctx, subject, p)
+            cases.push({ scenario, round, subject, params: p, result })
+            console.error(`${label}: ${JSON.stringify(result)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+          } catch (err) {
+            cases.push({ scenario, round, subject, params: p, error: err.message })
+            console.error(`${label}: FAILED ${err.message}`)
+          }
+        }
+      }
+    }
+  }
+
+  const results = {
+    command: `npm run bench${cli.mode === 'quick' ? ' -- --quick' : ''}${process.argv.length > 2 ? `  (argv: ${process.argv.slice(2).join(' ')})` : ''}`,
+    mode: cli.mode,
+    machine: machine(cli.pin),
+    config: cli.config,
+    durationS: Math.round((Date.now() - started) / 1000),
+    notes,
+    ...summarize(cases),
+    cases
+  }
+  mkdirSync(cli.out, { recursive: true })
+  const { markdown } = writeReport(results, cli.out)
+  console.log(markdown)
+}
+
+main().then(() => {
+  killAll()
+  process.exit(0)
+}, (err) => {
+  console.error(err)
+  killAll()
+  process.exit(1)
+})

@@ -1,0 +1,223 @@
+// One function per scenario case: start the server process(es) and load
+// generators, run one measurement, stop everything. bench/run.js interleaves
+// the cases and takes medians.
+import { fileURLToPath } from 'node:url'
+import { Child } from './lib/procs.js'
+import { Fanout } from './lib/fanout.js'
+import { percentile } from './lib/stats.js'
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url))
+
+export const SERVERS = {
+  'ws-frame-once': { script: here('./servers/ws-frame-once.js'), client: 'ws', path: '/bench' },
+  'fastify-websocket': { script: here('./servers/fastify-websocket.js'), client: 'ws', path: '/bench' },
+  socketio: { script: here('./servers/socketio.js'), client: 'socketio', path: '' },
+  plezi: { script: here('./servers/plezi.js'), client: 'ws', path: '/bench' }
+}
+
+// Echo variants: which server, which endpoint, which message shape.
+export const ECHO_VARIANTS = {
+  plezi: { server: 'plezi', path: '/bench', mode: 'type' },
+  'plezi-auto': { server: 'plezi', path: '/auto', mode: 'event' },
+  'fastify-websocket': { server: 'fastify-websocket', path: '/bench', mode: 'type' },
+  socketio: { server: 'socketio', path: '', mode: 'type' }
+}
+
+const LOADGEN = here('./loadgen/clients.js')
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+let caseNumber = 0
+
+async function startServer (ctx, name, { redis = null, prefix } = {}) {
+  const spec = SERVERS[name]
+  const child = new Child(name, spec.script, {
+    cpus: ctx.pin?.server,
+    nodeArgs: ['--expose-gc'],
+    maxMs: ctx.caseMaxMs,
+    env: {
+      BENCH_REDIS_URL: redis,
+      BENCH_PREFIX: prefix ?? `bench_${process.pid}_${++caseNumber}`,
+      // In-process pub/sub unless the scenario asks for Redis.
+      REDIS_URL: null,
+      PL_REDIS_URL: null,
+      NODE_ENV: 'production'
+    }
+  })
+  const failed = child.once('failed', 20_000).then((msg) => { throw new Error(`${name} failed to start: ${msg.error}`) })
+  const ready = await Promise.race([child.once('ready', 20_000), failed])
+  failed.catch(() => {})
+  child.port = ready.port
+  return child
+}
+
+async function startLoadgens (ctx, count) {
+  return Promise.all(Array.from({ length: count }, async (_, i) => {
+    const child = new Child(`loadgen-${i}`, LOADGEN, { cpus: ctx.pin?.loadgen, maxMs: ctx.caseMaxMs })
+    await child.once('ready', 10_000)
+    return child
+  }))
+}
+
+function url (name, port, path = SERVERS[name].path) {
+  return `${SERVERS[name].client === 'ws' ? 'ws' : 'http'}://127.0.0.1:${port}${path}`
+}
+
+function loadgensFor (ctx, clients) {
+  return ctx.loadgens ?? Math.max(1, Math.ceil(clients / 5000))
+}
+
+// Split `total` connections over the load generators; client i (global index)
+// goes to urls[i % urls.length].
+async function connectAll (loadgens, { kind, urls, total, concurrency = 100, timeoutMs }) {
+  let offset = 0
+  const replies = await Promise.all(loadgens.map((lg, k) => {
+    const count = Math.floor(total / loadgens.length) + (k < total % loadgens.length ? 1 : 0)
+    const args = { kind, urls, count, offset, concurrency }
+    offset += count
+    return lg.request('connect', args, timeoutMs)
+  }))
+  const opened = replies.reduce((sum, r) => sum + r.opened, 0)
+  const errors = replies.flatMap((r) => r.errors)
+  if (opened !== total) throw new Error(`only ${opened} of ${total} clients connected: ${errors.join('; ')}`)
+  return { ms: Math.max(...replies.map((r) => r.ms)), cpu: replies.reduce((sum, r) => sum + r.cpu, 0) }
+}
+
+async function cpuOf (children) {
+  const replies = await Promise.all(children.map((c) => c.request('cpu')))
+  return replies.reduce((sum, r) => sum + r.cpu, 0)
+}
+
+async function statsOf (servers, gc = false) {
+  const replies = await Promise.all(servers.map((s) => s.request('stats', { gc }, 30_000)))
+  return replies.reduce((acc, r) => ({
+    cpu: acc.cpu + r.cpu,
+    rss: acc.rss + r.rss,
+    heapUsed: acc.heapUsed + r.heapUsed,
+    conns: acc.conns + r.conns
+  }), { cpu: 0, rss: 0, heapUsed: 0, conns: 0 })
+}
+
+async function stopAll (children) {
+  await Promise.all(children.map((c) => c.stop()))
+}
+
+// Broadcast (and scale-out): connect, warm up, measure B broadcasts.
+async function fanoutCase (ctx, servers, urls, kind, { clients, broadcasts, senders, pad }) {
+  const loadgens = await startLoadgens(ctx, loadgensFor(ctx, clients))
+  const fanout = new Fanout(loadgens, servers, { broadcasts, senders, pad: 'x'.repeat(pad) })
+  try {
+    const connect = await connectAll(loadgens, { kind, urls, total: clients, timeoutMs: ctx.phaseTimeoutMs })
+    await sleep(300)
+    const tracked = await fanout.track()
+    if (tracked !== clients) throw new Error(`${tracked} of ${clients} clients still open`)
+    await fanout.warmUp()
+    const [s0, l0] = await Promise.all([statsOf(servers), cpuOf(loadgens)])
+    const run = await fanout.measure(ctx.phaseTimeoutMs)
+    const [s1, l1] = await Promise.all([statsOf(servers), cpuOf(loadgens)])
+    const deliveries = run.completed * clients
+    const ms = (us) => us / 1000
+    return {
+      clients,
+      broadcasts: run.completed,
+      error: run.error ?? undefined,
+      p50Ms: ms(percentile(run.latenciesUs, 50)),
+      p95Ms: ms(percentile(run.latenciesUs, 95)),
+      maxMs: ms(Math.max(...run.latenciesUs)),
+      deliveries,
+      deliveredPerSec: deliveries / (run.wallMs / 1000),
+      serverCpuPerDeliveryUs: (s1.cpu - s0.cpu) / deliveries,
+      serverCpuPct: (100 * (s1.cpu - s0.cpu)) / (run.wallMs * 1000) / servers.length,
+      loadgenCpuPct: (100 * (l1 - l0)) / (run.wallMs * 1000),
+      loadgens: loadgens.length,
+      connectMs: connect.ms
+    }
+  } finally {
+    fanout.dispose()
+    await stopAll(loadgens)
+  }
+}
+
+export async function broadcastCase (ctx, name, params) {
+  const server = await startServer(ctx, name)
+  try {
+    return await fanoutCase(ctx, [server], [url(name, server.port)], SERVERS[name].client, params)
+  } finally {
+    await server.stop()
+  }
+}
+
+export async function scaleOutCase (ctx, name, params) {
+  const prefix = `bench_${process.pid}_${++caseNumber}`
+  const servers = []
+  try {
+    for (let i = 0; i < 2; i++) servers.push(await startServer(ctx, name, { redis: ctx.redisUrl, prefix }))
+    const urls = servers.map((s) => url(name, s.port))
+    return { ...(await fanoutCase(ctx, servers, urls, SERVERS[name].client, params)), servers: 2 }
+  } finally {
+    await stopAll(servers)
+  }
+}
+
+export async function echoCase (ctx, variantName, { clients, seconds, warmSeconds, pad }) {
+  const variant = ECHO_VARIANTS[variantName]
+  const server = await startServer(ctx, variant.server)
+  const [loadgen] = await startLoadgens(ctx, 1)
+  try {
+    await connectAll([loadgen], { kind: SERVERS[variant.server].client, urls: [url(variant.server, server.port, variant.path)], total: clients, timeoutMs: ctx.phaseTimeoutMs })
+    let s0 = null
+    const onPhase = () => { s0 = statsOf([server]) }
+    loadgen.on('measuring', onPhase)
+    const run = await loadgen.request('echo', { clients, seconds, warmSeconds, mode: variant.mode, pad: 'x'.repeat(pad) }, (seconds + warmSeconds) * 1000 + 10_000)
+    const s1 = await statsOf([server])
+    const serverCpu = s1.cpu - (await s0).cpu // includes ~200 ms of drain: an upper bound
+    return {
+      clients,
+      messagesPerSec: run.count / (run.ms / 1000),
+      serverCpuPerMessageUs: serverCpu / run.count,
+      loadgenCpuPct: (100 * run.cpu) / (run.ms * 1000)
+    }
+  } finally {
+    await stopAll([loadgen, server])
+  }
+}
+
+export async function memoryCase (ctx, name, { clients }) {
+  const server = await startServer(ctx, name)
+  const loadgens = await startLoadgens(ctx, loadgensFor(ctx, clients))
+  try {
+    const before = await statsOf([server], true)
+    await connectAll(loadgens, { kind: SERVERS[name].client, urls: [url(name, server.port)], total: clients, timeoutMs: ctx.phaseTimeoutMs })
+    await sleep(1000)
+    const after = await statsOf([server], true)
+    if (after.conns !== clients) throw new Error(`server counts ${after.conns} connections, expected ${clients}`)
+    return {
+      clients,
+      rssPerConnKB: (after.rss - before.rss) / clients / 1024,
+      heapPerConnKB: (after.heapUsed - before.heapUsed) / clients / 1024,
+      rssMB: after.rss / 2 ** 20,
+      baseRssMB: before.rss / 2 ** 20
+    }
+  } finally {
+    await stopAll(loadgens)
+    await server.stop()
+  }
+}
+
+export async function connectCase (ctx, name, { clients, concurrency }) {
+  const server = await startServer(ctx, name)
+  const [loadgen] = await startLoadgens(ctx, 1)
+  try {
+    const s0 = await statsOf([server])
+    const run = await connectAll([loadgen], { kind: SERVERS[name].client, urls: [url(name, server.port)], total: clients, concurrency, timeoutMs: ctx.phaseTimeoutMs })
+    const s1 = await statsOf([server])
+    return {
+      clients,
+      concurrency,
+      upgradesPerSec: clients / (run.ms / 1000),
+      serverCpuPerUpgradeUs: (s1.cpu - s0.cpu) / clients,
+      loadgenCpuPct: (100 * run.cpu) / (run.ms * 1000)
+    }
+  } finally {
+    await stopAll([loadgen, server])
+  }
+}

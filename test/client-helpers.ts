@@ -35,7 +35,7 @@ export function holdOpen (): () => void {
 }
 
 export class Calc extends Controller {
-  static override autoDispatch = true
+  static autoDispatch = true
   onOpen (): Promise<void> { return gate }
   sum (msg: { a: number, b: number }): object { return { event: 'sum', result: msg.a + msg.b } }
   echo (msg: Record<string, unknown>): object { return msg }

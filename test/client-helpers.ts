@@ -15,6 +15,7 @@ export interface CalcEvents {
   note (msg: { n: number }): void
   notes (msg: object): { notes: number[] }
   drop (msg: object): void
+  text (msg: object): void
 }
 
 /** Events the test servers push (the server events of these tests). */
@@ -44,11 +45,18 @@ export class Calc extends Controller {
   note (msg: { n: number }): void { received.push(msg.n) }
   notes (_msg: object): object { return { notes: received } }
   drop (_msg: object): void { this.close(1000, 'dropped by the test') }
+  text (_msg: object): string { return 'plain text' }
+}
+
+/** Options of `start` beyond the port: the plugin's clientPath (off unless given), more routes. */
+export interface Extra {
+  clientPath?: string | false
+  routes?: (app: FastifyInstance) => void
 }
 
 export interface Fixture {
   /** Starts the plugin (port 0 unless given) and returns its websocket URL for `/calc`. */
-  start (port?: number): Promise<{ app: FastifyInstance, url: string, port: number }>
+  start (port?: number, extra?: Extra): Promise<{ app: FastifyInstance, url: string, port: number }>
   /** A client closed at teardown. */
   client (url: string, autoreconnect?: boolean, options?: ClientOptions): PleziClient<CalcPushes, CalcEvents>
 }
@@ -61,11 +69,12 @@ export function fixture (t: Test): Fixture {
     await Promise.all(apps.map((app) => app.close()))
   })
   return {
-    async start (port = 0) {
+    async start (port = 0, extra = {}) {
       const app = Fastify()
       apps.push(app)
-      await app.register(plezi, { clientPath: false })
+      await app.register(plezi, { clientPath: extra.clientPath ?? false })
       app.plezi.route('/calc', Calc)
+      extra.routes?.(app)
       await app.listen({ port, host: '127.0.0.1' })
       const address = app.server.address()
       const actual = typeof address === 'object' && address ? address.port : port

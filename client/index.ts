@@ -4,7 +4,7 @@
 import WebSocket from 'ws'
 import { PleziClient } from './client.js'
 
-PleziClient.WebSocket ??= WebSocket as unknown as NonNullable<typeof PleziClient.WebSocket>
+PleziClient.WebSocket ??= WebSocket
 
 export { PleziClient }
 export { Ajaj } from './ajaj.js'

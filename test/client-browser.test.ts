@@ -5,7 +5,16 @@ import { existsSync } from 'node:fs'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { fixture } from './client-helpers.js'
+import { Controller } from '../lib/index.js'
+import { fixture, opened, type Fixture } from './client-helpers.js'
+
+/** A chat room over pub/sub: everyone on /room hears what anyone says. */
+class Room extends Controller {
+  static autoDispatch = true
+  async onOpen (): Promise<void> { await this.subscribe('room') }
+  ping (_msg: object): object { return { event: 'pong' } }
+  async say (msg: { text: string }): Promise<void> { await this.publish('room', { event: 'chat', text: msg.text }) }
+}
 
 const CHROMIUM = process.env.PLEZI_CHROMIUM ?? '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -37,12 +46,24 @@ if (!existsSync(CHROMIUM)) {
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
   t.teardown(() => browser.close())
 
-  async function openPage (t: Test): Promise<{ page: Page, base: string, errors: string[] }> {
+  interface Opened {
+    page: Page
+    base: string
+    /** Uncaught errors of the page. */
+    errors: string[]
+    /** A Node client of the same server, closed at teardown. */
+    client: (path: string) => ReturnType<Fixture['client']>
+  }
+
+  async function openPage (t: Test): Promise<Opened> {
     const f = fixture(t)
     const { url } = await f.start(0, {
       clientPath: '/client.js',
-      routes: (app) => app.get('/page', async (_req, reply) => reply.type('text/html; charset=utf-8')
-        .send('<!doctype html><title>client test</title><script src="/client.js"></script>'))
+      routes: (app) => {
+        app.plezi.route('/room', Room)
+        app.get('/page', async (_req, reply) => reply.type('text/html; charset=utf-8')
+          .send('<!doctype html><title>client test</title><script src="/client.js"></script>'))
+      }
     })
     const base = url.replace('ws:', 'http:').replace('/calc', '')
     const context = await browser.newContext()
@@ -51,7 +72,7 @@ if (!existsSync(CHROMIUM)) {
     const errors: string[] = []
     page.on('pageerror', (err) => errors.push(err.message))
     await page.goto(`${base}/page`)
-    return { page, base, errors }
+    return { page, base, errors, client: (path: string) => f.client(base.replace('http:', 'ws:') + path) }
   }
 
   t.test('the served bundle defines window.PleziClient', async (t) => {
@@ -105,6 +126,21 @@ if (!existsSync(CHROMIUM)) {
       return reply
     })()`)
     t.same(reply, { event: 'sum', result: 42 })
+    t.same(errors, [], 'no page errors')
+  })
+
+  t.test('a pub/sub message from another client (Node) reaches the page', async (t) => {
+    const { page, errors, client } = await openPage(t)
+    await page.evaluate(`(async () => {
+      const client = new PleziClient(PleziClient.origin + '/room')
+      await new Promise((resolve) => { client.onopen = resolve })
+      await client.request({ event: 'ping' }) // onOpen, and so the subscription, is done
+      window.chatReceived = new Promise((resolve) => { client.chat = resolve })
+    })()`)
+    const node = client('/room')
+    await opened(node)
+    node.emit({ event: 'say', text: 'hello from Node' } as never)
+    t.same(await page.evaluate('window.chatReceived'), { event: 'chat', text: 'hello from Node' })
     t.same(errors, [], 'no page errors')
   })
 }

@@ -18,6 +18,7 @@ const LABELS = {
   'fastify-websocket': '@fastify/websocket',
   socketio: 'Socket.IO'
 }
+const SHORT = { plezi: 'plezi', 'plezi-auto': 'plezi auto', 'ws-frame-once': 'ws frame-once', 'fastify-websocket': '@fastify/ws', socketio: 'Socket.IO' }
 const LOADGEN_SATURATED = 90
 
 const fmt = (v, digits = 2) => {
@@ -90,7 +91,7 @@ export function markdown (results) {
   const out = [
     `### Benchmark results (${results.mode} mode, ${m.date.slice(0, 10)})`,
     '',
-    `Machine: ${m.nproc} × ${m.cpu}, ${m.memoryGB} GB, Node.js ${m.node}, ${m.platform}; ${m.pinning}; load average at start ${m.loadAvgAtStart.join(' / ')}. ` +
+    `Machine: ${m.nproc} × ${m.cpu}, ${m.memoryGB} GB, Node.js ${m.node}, ${m.platform}; ${m.pinning}; load average (1/5/15 min) ${m.loadAvgAtStart.join(' / ')} at start, ${(results.loadAvgAtEnd ?? []).join(' / ')} at end (the machine is shared). ` +
       `Command: \`${results.command}\` (${results.durationS} s). Figures are medians over ${rounds} interleaved round${rounds === 1 ? '' : 's'}; ` +
       'ratios are fastify-plezi ÷ the alternative (below 1 is better for times, CPU and memory; above 1 is better for rates). ' +
       `⚠ marks a load generator above ${LOADGEN_SATURATED}% of its core: there the client, not the server, set the pace.`,
@@ -175,7 +176,7 @@ function barChart (box, bySubject, metrics, yLabel, title) {
       parts.push(`<rect x="${bx.toFixed(1)}" y="${(box.y0 + box.h - bh).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${bh.toFixed(1)}" fill="${COLORS[s]}" fill-opacity="${opacity}"><title>${esc(`${LABELS[s]} ${m}: ${fmt(v)}`)}</title></rect>`)
       parts.push(`<text x="${(bx + bw / 2 - 1).toFixed(1)}" y="${(box.y0 + box.h - bh - 4).toFixed(1)}" class="value" text-anchor="middle">${esc(fmt(v))}</text>`)
     })
-    parts.push(`<text x="${cx}" y="${box.y0 + box.h + 16}" class="tick" text-anchor="middle">${esc(LABELS[s].replace(' (reference)', ''))}</text>`)
+    parts.push(`<text x="${cx}" y="${box.y0 + box.h + 16}" class="tick" text-anchor="middle">${esc(SHORT[s])}</text>`)
   })
   return parts
 }
@@ -199,7 +200,8 @@ export function svg (results) {
     ...lineChart({ x0: 80, y0: 110, w: 380, h: 220 }, results.summary.broadcast, 'p95Ms', 'p95 ms until every client has it', 'Broadcast p95 latency vs clients'),
     ...lineChart({ x0: 580, y0: 110, w: 380, h: 220 }, results.summary.broadcast, 'serverCpuPerDeliveryUs', 'server CPU µs per delivery', 'Broadcast server CPU per delivered message'),
     ...barChart({ x0: 80, y0: 440, w: 380, h: 220 }, first(results.summary.echo), [['messagesPerSec', 1]], 'messages / s', `Echo throughput (${echoKey ?? '?'} clients ping-pong)`),
-    ...barChart({ x0: 580, y0: 440, w: 380, h: 220 }, first(results.summary.memory), [['rssPerConnKB', 1], ['heapPerConnKB', 0.45]], 'KB per connection', `Memory per idle connection at ${memoryKey ?? '?'} (RSS solid, heap light)`),
+    ...barChart({ x0: 580, y0: 440, w: 380, h: 220 }, first(results.summary.memory), [['rssPerConnKB', 1], ['heapPerConnKB', 0.45]], 'KB per connection', `Memory per idle connection (${memoryKey ?? '?'} open)`),
+    `<text x="580" y="${440 + 220 + 36}" class="label">solid: RSS, light: V8 heap</text>`,
     '</svg>'
   ]
   return parts.join('\n') + '\n'

@@ -6,6 +6,8 @@
 import { parseArgs } from 'node:util'
 import { existsSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { resolve } from 'node:path'
+import { loadavg } from 'node:os'
 import { detectPinning, killAll } from './lib/procs.js'
 import { ensureRedis } from './lib/redis.js'
 import { machine } from './lib/machine.js'
@@ -50,7 +52,8 @@ const USAGE = `usage: npm run bench -- [options]
   --clients=N,N           broadcast client counts        --broadcasts=N   broadcasts per case
   --echo-seconds=S        echo duration                  --memory-clients=N
   --scaleout-clients=N    --connect-clients=N            --loadgens=N  load-generator processes
-  --no-pin                do not pin with taskset        --out=DIR  (default bench/results)`
+  --no-pin                do not pin with taskset        --out=DIR  (default bench/results)
+  --plezi=PATH            benchmark this build of fastify-plezi (default: dist/lib/index.js)`
 
 function parseCli () {
   const { values } = parseArgs({
@@ -58,7 +61,7 @@ function parseCli () {
       ['quick', 'boolean'], ['no-pin', 'boolean'], ['help', 'boolean'], ['scenarios', 'string'], ['servers', 'string'],
       ['rounds', 'string'], ['clients', 'string'], ['broadcasts', 'string'], ['echo-seconds', 'string'],
       ['memory-clients', 'string'], ['scaleout-clients', 'string'], ['connect-clients', 'string'],
-      ['loadgens', 'string'], ['out', 'string']
+      ['loadgens', 'string'], ['out', 'string'], ['plezi', 'string']
     ].map(([name, type]) => [name, { type }]))
   })
   if (values.help) {
@@ -91,6 +94,7 @@ function parseCli () {
     scenarios: list('scenarios', Object.keys(SCENARIOS)),
     servers: values.servers ? values.servers.split(',') : null,
     loadgens: values.loadgens ? int('loadgens') : null,
+    plezi: values.plezi ? resolve(values.plezi) : null,
     pin: values['no-pin'] ? null : detectPinning(),
     out: values.out ?? fileURLToPath(new URL('./results', import.meta.url))
   }
@@ -109,14 +113,17 @@ async function main () {
   const notes = []
   const ctx = { pin: cli.pin, loadgens: cli.loadgens, caseMaxMs: 240_000, phaseTimeoutMs: cli.mode === 'quick' ? 30_000 : 120_000 }
 
-  const pleziBuilt = existsSync(fileURLToPath(new URL('../dist/lib/index.js', import.meta.url)))
+  if (cli.plezi) process.env.BENCH_PLEZI_MODULE = cli.plezi
+  const pleziBuilt = existsSync(cli.plezi ?? fileURLToPath(new URL('../dist/lib/index.js', import.meta.url)))
   if (!pleziBuilt) notes.push('fastify-plezi is not built (dist/lib/index.js missing): run `npm run build` first; plezi cases were skipped.')
+  else if (cli.plezi) notes.push(`fastify-plezi loaded from ${cli.plezi}`)
   if (cli.scenarios.includes('scaleout')) {
     const redis = await ensureRedis()
     if (redis) ctx.redisUrl = redis.url
     else notes.push('No Redis at 127.0.0.1:6379 and none could be started: scale-out skipped.')
   }
 
+  const machineInfo = machine(cli.pin)
   const cases = []
   const wanted = (subject) => (!cli.servers || cli.servers.includes(subject)) && (pleziBuilt || !subject.startsWith('plezi'))
   console.error(`bench: ${cli.mode} mode, ${cli.config.rounds} round(s), scenarios ${cli.scenarios.join(', ')}; ${cli.pin ? 'pinned' : 'not pinned'}`)
@@ -148,9 +155,10 @@ async function main () {
   const results = {
     command: `npm run bench${cli.mode === 'quick' ? ' -- --quick' : ''}${process.argv.length > 2 ? `  (argv: ${process.argv.slice(2).join(' ')})` : ''}`,
     mode: cli.mode,
-    machine: machine(cli.pin),
+    machine: machineInfo,
     config: cli.config,
     durationS: Math.round((Date.now() - started) / 1000),
+    loadAvgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
     notes,
     ...summarize(cases),
     cases

@@ -20,6 +20,7 @@ export function emit (ev, data) {
 
 export function onCommands (handlers) {
   process.on('message', async (msg) => {
+    if (msg.cmd === 'exit') process.exit(0) // the kernel closes every socket
     const handler = handlers[msg.cmd]
     if (msg.id === undefined) {
       if (handler) handler(msg)
@@ -68,15 +69,8 @@ export async function runServer (start) {
     prefix: process.env.BENCH_PREFIX || `bench_${process.pid}`
   }
   try {
-    const { port, connections, close } = await start(options)
-    onCommands({
-      stats: serverStats(connections),
-      close: async () => {
-        await close?.()
-        setImmediate(() => process.exit(0))
-        return {}
-      }
-    })
+    const { port, connections } = await start(options)
+    onCommands({ stats: serverStats(connections) })
     emit('ready', { port, pid: process.pid })
   } catch (err) {
     emit('failed', { error: String(err?.stack ?? err) })

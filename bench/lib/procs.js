@@ -132,7 +132,7 @@ export class Child {
 
   async stop (graceMs = 2000) {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return
-    this.notify('close')
+    this.notify('exit')
     const timer = setTimeout(() => this.kill(), graceMs)
     await this.exited
     clearTimeout(timer)

@@ -20,7 +20,7 @@ function readId (buf, at) {
 // sink: { broadcast(id), result(id), echo(client), closed(client) }
 export function connectWs (url, sink, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs })
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: timeoutMs })
     const client = {
       send (text) { ws.send(text) },
       broadcast (id, pad) { ws.send(`{"type":"broadcast","payload":{"id":${id},"pad":"${pad}"}}`) },

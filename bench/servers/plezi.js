@@ -2,8 +2,10 @@
 // onMessage publishes to it. /auto is the JSON auto-dispatch variant (echo).
 // With BENCH_REDIS_URL set the pub/sub engine is Redis, scoped by BENCH_PREFIX.
 import Fastify from 'fastify'
-import plezi, { Controller } from 'fastify-plezi'
 import { runServer } from '../lib/child.js'
+
+// `npm run bench -- --plezi=PATH` benchmarks another build (e.g. a branch).
+const { default: plezi, Controller } = await import(process.env.BENCH_PLEZI_MODULE || 'fastify-plezi')
 
 const CHANNEL = 'bench/broadcast'
 let connections = 0
@@ -46,7 +48,6 @@ runServer(async ({ host, redis, prefix }) => {
   await app.listen({ host, port: 0 })
   return {
     port: app.server.address().port,
-    connections: () => connections,
-    close: () => app.close()
+    connections: () => connections
   }
 })

@@ -10,14 +10,13 @@ async function redisAdapter (url, key) {
   const pub = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 })
   const sub = pub.duplicate()
   await Promise.all([pub.connect(), sub.connect()])
-  return { adapter: createAdapter(pub, sub, { key }), quit: () => Promise.all([pub.quit(), sub.quit()]) }
+  return createAdapter(pub, sub, { key })
 }
 
 runServer(async ({ host, redis, prefix }) => {
   const http = createServer()
   const io = new Server(http, { transports: ['websocket'], serveClient: false, perMessageDeflate: false })
-  const scaled = redis ? await redisAdapter(redis, prefix) : null
-  if (scaled) io.adapter(scaled.adapter)
+  if (redis) io.adapter(await redisAdapter(redis, prefix))
 
   io.on('connection', (socket) => {
     socket.on('echo', (payload) => socket.emit('echo', payload))
@@ -33,7 +32,6 @@ runServer(async ({ host, redis, prefix }) => {
   })
   return {
     port: http.address().port,
-    connections: () => io.engine.clientsCount,
-    close: () => scaled?.quit()
+    connections: () => io.engine.clientsCount
   }
 })

@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap'
 import { existsSync } from 'node:fs'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { Controller } from '../lib/index.js'
 import { fixture, opened, type Fixture } from './client-helpers.js'
@@ -16,6 +16,7 @@ class Room extends Controller {
   async say (msg: { text: string }): Promise<void> { await this.publish('room', { event: 'chat', text: msg.text }) }
 }
 
+const SCREENSHOT = resolve('.tap/test-results/test/client-browser.test.ts.png')
 const CHROMIUM = process.env.PLEZI_CHROMIUM ?? '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -135,12 +136,21 @@ if (!existsSync(CHROMIUM)) {
       const client = new PleziClient(PleziClient.origin + '/room')
       await new Promise((resolve) => { client.onopen = resolve })
       await client.request({ event: 'ping' }) // onOpen, and so the subscription, is done
-      window.chatReceived = new Promise((resolve) => { client.chat = resolve })
+      window.chatReceived = new Promise((resolve) => {
+        client.chat = (msg) => {
+          document.body.insertAdjacentHTML('beforeend', '<p>')
+          document.body.lastChild.textContent = 'chat: ' + msg.text
+          resolve(msg)
+        }
+      })
     })()`)
     const node = client('/room')
     await opened(node)
     node.emit({ event: 'say', text: 'hello from Node' } as never)
     t.same(await page.evaluate('window.chatReceived'), { event: 'chat', text: 'hello from Node' })
+    t.equal(await page.textContent('p'), 'chat: hello from Node')
     t.same(errors, [], 'no page errors')
+    // for humans: next to this test's output in .tap/test-results
+    await page.screenshot({ path: SCREENSHOT })
   })
 }

@@ -92,7 +92,7 @@ export function markdown (results) {
     `### Benchmark results (${results.mode} mode, ${m.date.slice(0, 10)})`,
     '',
     `Machine: ${m.nproc} × ${m.cpu}, ${m.memoryGB} GB, Node.js ${m.node}, ${m.platform}; ${m.pinning}; load average (1/5/15 min) ${m.loadAvgAtStart.join(' / ')} at start, ${(results.loadAvgAtEnd ?? []).join(' / ')} at end (the machine is shared). ` +
-      `Command: \`${results.command}\` (${results.durationS} s). Figures are medians over ${rounds} interleaved round${rounds === 1 ? '' : 's'}; ` +
+      `Command: \`${results.command}\` (${results.durationS} s) at commit ${m.commit ?? '?'}. Figures are medians over ${rounds} interleaved round${rounds === 1 ? '' : 's'}; ` +
       'ratios are fastify-plezi ÷ the alternative (below 1 is better for times, CPU and memory; above 1 is better for rates). ' +
       `⚠ marks a load generator above ${LOADGEN_SATURATED}% of its core: there the client, not the server, set the pace.`,
     ''

@@ -2,12 +2,24 @@
 import os from 'node:os'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { execFileSync } from 'node:child_process'
 
 const require = createRequire(import.meta.url)
 
 function version (pkg) {
   try {
     return require(`${pkg}/package.json`).version
+  } catch {
+    return null
+  }
+}
+
+function gitCommit () {
+  try {
+    const cwd = new URL('../..', import.meta.url)
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib'], { cwd, encoding: 'utf8' }).trim() !== ''
+    return dirty ? `${commit} (lib/ modified)` : commit
   } catch {
     return null
   }
@@ -25,6 +37,7 @@ export function machine (pin) {
     loadAvgAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
     pinning: pin ? `taskset: servers on CPU ${pin.server}, load generators on CPU ${pin.loadgen}` : 'none (taskset unavailable or < 2 CPUs)',
     date: new Date().toISOString(),
+    commit: gitCommit(),
     versions: {
       ws: version('ws'),
       fastify: version('fastify'),

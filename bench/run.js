@@ -53,6 +53,7 @@ const USAGE = `usage: npm run bench -- [options]
   --echo-seconds=S        echo duration                  --memory-clients=N
   --scaleout-clients=N    --connect-clients=N            --loadgens=N  load-generator processes
   --no-pin                do not pin with taskset        --out=DIR  (default bench/results)
+  --client=raw|ws         websocket client in the load generator (default raw: lean frame parser)
   --plezi=PATH            benchmark this build of fastify-plezi (default: dist/lib/index.js)`
 
 function parseCli () {
@@ -61,7 +62,7 @@ function parseCli () {
       ['quick', 'boolean'], ['no-pin', 'boolean'], ['help', 'boolean'], ['scenarios', 'string'], ['servers', 'string'],
       ['rounds', 'string'], ['clients', 'string'], ['broadcasts', 'string'], ['echo-seconds', 'string'],
       ['memory-clients', 'string'], ['scaleout-clients', 'string'], ['connect-clients', 'string'],
-      ['loadgens', 'string'], ['out', 'string'], ['plezi', 'string']
+      ['loadgens', 'string'], ['out', 'string'], ['plezi', 'string'], ['client', 'string']
     ].map(([name, type]) => [name, { type }]))
   })
   if (values.help) {
@@ -95,6 +96,7 @@ function parseCli () {
     servers: values.servers ? values.servers.split(',') : null,
     loadgens: values.loadgens ? int('loadgens') : null,
     plezi: values.plezi ? resolve(values.plezi) : null,
+    wsClient: list('client', ['raw', 'ws'])[0],
     pin: values['no-pin'] ? null : detectPinning(),
     out: values.out ?? fileURLToPath(new URL('./results', import.meta.url))
   }
@@ -111,7 +113,7 @@ async function main () {
   const started = Date.now()
   const deadline = started + cli.config.deadlineS * 1000
   const notes = []
-  const ctx = { pin: cli.pin, loadgens: cli.loadgens, caseMaxMs: 240_000, phaseTimeoutMs: cli.mode === 'quick' ? 30_000 : 120_000 }
+  const ctx = { pin: cli.pin, loadgens: cli.loadgens, wsClient: cli.wsClient, caseMaxMs: 240_000, phaseTimeoutMs: cli.mode === 'quick' ? 30_000 : 120_000 }
 
   if (cli.plezi) process.env.BENCH_PLEZI_MODULE = cli.plezi
   const pleziBuilt = existsSync(cli.plezi ?? fileURLToPath(new URL('../dist/lib/index.js', import.meta.url)))
@@ -156,7 +158,7 @@ async function main () {
     command: `npm run bench${cli.mode === 'quick' ? ' -- --quick' : ''}${process.argv.length > 2 ? `  (argv: ${process.argv.slice(2).join(' ')})` : ''}`,
     mode: cli.mode,
     machine: machineInfo,
-    config: cli.config,
+    config: { ...cli.config, wsClient: cli.wsClient },
     durationS: Math.round((Date.now() - started) / 1000),
     loadAvgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
     notes,

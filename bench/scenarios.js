@@ -62,6 +62,12 @@ function url (name, port, path = SERVERS[name].path) {
   return `${SERVERS[name].client === 'ws' ? 'ws' : 'http'}://127.0.0.1:${port}${path}`
 }
 
+// Websocket servers are driven by the lean raw client unless --client=ws.
+function kindOf (ctx, name) {
+  const kind = SERVERS[name].client
+  return kind === 'ws' ? ctx.wsClient : kind
+}
+
 function loadgensFor (ctx, clients) {
   return ctx.loadgens ?? Math.max(1, Math.ceil(clients / 5000))
 }
@@ -140,7 +146,7 @@ async function fanoutCase (ctx, servers, urls, kind, { clients, broadcasts, send
 export async function broadcastCase (ctx, name, params) {
   const server = await startServer(ctx, name)
   try {
-    return await fanoutCase(ctx, [server], [url(name, server.port)], SERVERS[name].client, params)
+    return await fanoutCase(ctx, [server], [url(name, server.port)], kindOf(ctx, name), params)
   } finally {
     await server.stop()
   }
@@ -152,7 +158,7 @@ export async function scaleOutCase (ctx, name, params) {
   try {
     for (let i = 0; i < 2; i++) servers.push(await startServer(ctx, name, { redis: ctx.redisUrl, prefix }))
     const urls = servers.map((s) => url(name, s.port))
-    return { ...(await fanoutCase(ctx, servers, urls, SERVERS[name].client, params)), servers: 2 }
+    return { ...(await fanoutCase(ctx, servers, urls, kindOf(ctx, name), params)), servers: 2 }
   } finally {
     await stopAll(servers)
   }
@@ -163,7 +169,7 @@ export async function echoCase (ctx, variantName, { clients, seconds, warmSecond
   const server = await startServer(ctx, variant.server)
   const [loadgen] = await startLoadgens(ctx, 1)
   try {
-    await connectAll([loadgen], { kind: SERVERS[variant.server].client, urls: [url(variant.server, server.port, variant.path)], total: clients, timeoutMs: ctx.phaseTimeoutMs })
+    await connectAll([loadgen], { kind: kindOf(ctx, variant.server), urls: [url(variant.server, server.port, variant.path)], total: clients, timeoutMs: ctx.phaseTimeoutMs })
     let s0 = null
     const onPhase = () => { s0 = statsOf([server]) }
     loadgen.on('measuring', onPhase)
@@ -186,7 +192,7 @@ export async function memoryCase (ctx, name, { clients }) {
   const loadgens = await startLoadgens(ctx, loadgensFor(ctx, clients))
   try {
     const before = await statsOf([server], true)
-    await connectAll(loadgens, { kind: SERVERS[name].client, urls: [url(name, server.port)], total: clients, timeoutMs: ctx.phaseTimeoutMs })
+    await connectAll(loadgens, { kind: kindOf(ctx, name), urls: [url(name, server.port)], total: clients, timeoutMs: ctx.phaseTimeoutMs })
     await sleep(1000)
     const after = await statsOf([server], true)
     if (after.conns !== clients) throw new Error(`server counts ${after.conns} connections, expected ${clients}`)
@@ -208,11 +214,11 @@ export async function connectCase (ctx, name, { clients, concurrency }) {
   const [loadgen] = await startLoadgens(ctx, 1)
   try {
     // Warm the upgrade path (JIT) with a first batch, closed again; not measured.
-    await connectAll([loadgen], { kind: SERVERS[name].client, urls: [url(name, server.port)], total: Math.min(200, clients), concurrency, timeoutMs: ctx.phaseTimeoutMs })
+    await connectAll([loadgen], { kind: kindOf(ctx, name), urls: [url(name, server.port)], total: Math.min(200, clients), concurrency, timeoutMs: ctx.phaseTimeoutMs })
     await loadgen.request('close')
     await sleep(200)
     const s0 = await statsOf([server])
-    const run = await connectAll([loadgen], { kind: SERVERS[name].client, urls: [url(name, server.port)], total: clients, concurrency, timeoutMs: ctx.phaseTimeoutMs })
+    const run = await connectAll([loadgen], { kind: kindOf(ctx, name), urls: [url(name, server.port)], total: clients, concurrency, timeoutMs: ctx.phaseTimeoutMs })
     const s1 = await statsOf([server])
     return {
       clients,

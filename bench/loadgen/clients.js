@@ -4,11 +4,12 @@
 import { performance } from 'node:perf_hooks'
 import { guard, onCommands, emit, cpuMicros, nowMicros } from '../lib/child.js'
 import { connectWs } from './ws-client.js'
+import { connectRaw } from './raw-client.js'
 import { connectSocketIo } from './socketio-client.js'
 
 guard()
 
-const CONNECTORS = { ws: connectWs, socketio: connectSocketIo }
+const CONNECTORS = { raw: connectRaw, ws: connectWs, socketio: connectSocketIo }
 
 let clients = [] // by index; holes where a connection failed
 let counts = new Int32Array(0) // receipts per broadcast id

@@ -17,7 +17,16 @@ function readId (buf, at) {
   return id
 }
 
+// Recognise a shootout message from its bytes; shared with raw-client.js.
 // sink: { broadcast(id), result(id), echo(client), closed(client) }
+export function classify (data, sink, client) {
+  const i = data.indexOf(BROADCAST)
+  if (i < 0) return sink.echo(client)
+  const id = readId(data, data.indexOf(ID_KEY, i) + ID_KEY.length)
+  if (data[i + BROADCAST.length] === R) sink.result(id)
+  else sink.broadcast(id)
+}
+
 export function connectWs (url, sink, timeoutMs) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: timeoutMs })
@@ -32,13 +41,7 @@ export function connectWs (url, sink, timeoutMs) {
       },
       close () { ws.terminate() }
     }
-    ws.on('message', (data) => {
-      const i = data.indexOf(BROADCAST)
-      if (i < 0) return sink.echo(client)
-      const id = readId(data, data.indexOf(ID_KEY, i) + ID_KEY.length)
-      if (data[i + BROADCAST.length] === R) sink.result(id)
-      else sink.broadcast(id)
-    })
+    ws.on('message', (data) => classify(data, sink, client))
     ws.once('open', () => resolve(client))
     ws.once('error', reject)
     ws.once('close', () => sink.closed(client))

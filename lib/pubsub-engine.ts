@@ -1,0 +1,120 @@
+// Engines behind PubSub: the in-process mqemitter, mqemitter-redis, or an app-supplied emitter,
+// all seen through the same small MQEmitter interface plus ready/close.
+import type { EventEmitter } from 'node:events'
+import mqemitter from 'mqemitter'
+import MQEmitterRedis from 'mqemitter-redis'
+import { Redis, type RedisOptions } from 'ioredis'
+
+export interface EnginePacket {
+  topic: string
+  [field: string]: unknown
+}
+
+export type EngineListener = (packet: EnginePacket, done: () => void) => void
+
+/** What PubSub needs from an MQEmitter-compatible instance. */
+export interface Emitter {
+  on (topic: string, listener: EngineListener, callback?: () => void): unknown
+  emit (packet: EnginePacket, callback?: (err?: Error) => void): unknown
+  removeListener (topic: string, listener: EngineListener, callback?: () => void): unknown
+  close? (callback: () => void): unknown
+  /** mqemitter-redis reports backend trouble here; an unheard 'error' crashes the process. */
+  state?: EventEmitter
+}
+
+export interface Engine {
+  emitter: Emitter
+  /** Resolves once the engine can take publishes. */
+  ready (): Promise<void>
+  /** Releases what this engine created (nothing for an app-supplied emitter). */
+  close (): Promise<void>
+}
+
+export interface EngineEvents {
+  error (err: Error): void
+  /** The engine is connected again (Redis 'ready'). */
+  up (): void
+}
+
+export function localEngine (): Engine {
+  const emitter = mqemitter() as unknown as Emitter
+  return {
+    emitter,
+    ready: () => Promise.resolve(),
+    close: () => new Promise<void>((resolve) => { emitter.close!(resolve) })
+  }
+}
+
+/** An app-supplied emitter: used, listened to for errors, never closed. */
+export function suppliedEngine (emitter: Emitter, events: EngineEvents): Engine {
+  emitter.state?.on('error', events.error)
+  return {
+    emitter,
+    ready: () => Promise.resolve(),
+    close: () => {
+      emitter.state?.removeListener('error', events.error)
+      return Promise.resolve()
+    }
+  }
+}
+
+// Publishes fail fast during an outage instead of queueing (no offline queue), and one lost
+// connection rejects the publishes in flight rather than replaying them after a reconnect.
+// Only on the publish connection: the subscribe connection needs its queue for the first
+// subscribes and re-subscribes by itself after a reconnect.
+const PUBLISH_CONNECTION: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  enableAutoPipelining: true
+}
+
+export function redisEngine (redis: string | RedisOptions, events: EngineEvents, closeTimeout: number): Engine {
+  const subConn = typeof redis === 'string' ? new Redis(redis) : new Redis({ ...redis })
+  const pubConn = typeof redis === 'string' ? new Redis(redis, PUBLISH_CONNECTION) : new Redis({ ...redis, ...PUBLISH_CONNECTION })
+  const emitter = MQEmitterRedis({ subConn, pubConn }) as unknown as Emitter
+  emitter.state!.on('error', events.error)
+  pubConn.on('ready', events.up)
+  return {
+    emitter,
+    ready: () => Promise.all([whenReady(pubConn), whenReady(subConn)]).then(() => undefined),
+    close: () => closeConnections([subConn, pubConn], closeTimeout)
+  }
+}
+
+function whenReady (conn: Redis): Promise<void> {
+  if (conn.status === 'ready') return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => {
+      conn.removeListener('end', onEnd)
+      resolve()
+    }
+    const onEnd = (): void => {
+      conn.removeListener('ready', onReady)
+      reject(new Error('Redis connection closed before it was ready'))
+    }
+    conn.once('ready', onReady)
+    conn.once('end', onEnd)
+  })
+}
+
+// Not mqemitter-redis's close(): it never calls back while Redis is down, and its unhandled
+// quit() rejections would crash the process. QUIT lets publishes in flight finish; the timeout
+// bounds it during an outage, and disconnect() stops ioredis from reconnecting forever.
+async function closeConnections (conns: Redis[], timeout: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const ended = conns.map(async (conn) => {
+    if (conn.status === 'end') return
+    // Not events.once(): it rejects on the 'error' events ioredis emits while reconnecting.
+    const end = new Promise((resolve) => conn.once('end', resolve))
+    conn.quit().catch(noop)
+    await end
+  })
+  await Promise.race([
+    Promise.all(ended),
+    new Promise((resolve) => { timer = setTimeout(resolve, timeout) })
+  ])
+  clearTimeout(timer)
+  for (const conn of conns) if (conn.status !== 'end') conn.disconnect()
+}
+
+function noop (): void {}

@@ -1,0 +1,96 @@
+// A published message: encoded once at publish (JSON values become JSON text with a kind tag,
+// so the kind survives any engine), decoded and framed lazily, at most once per process.
+import { buildFrame, OPCODE_BINARY, OPCODE_TEXT } from './frame.js'
+
+/** What the publisher passed: a string, bytes, or a JSON value. */
+export type MessageKind = 'string' | 'buffer' | 'json'
+
+/** The engine-side form of a message: plain fields any MQEmitter backend can carry. */
+export interface WirePacket {
+  topic: string
+  /** Id of the publishing PubSub, to drop the echo of our own publishes. */
+  origin: string
+  kind: MessageKind
+  /** The string, the bytes, or the JSON text. */
+  data: string | Buffer
+}
+
+export class PubSubMessage {
+  /** The channel as published, without the appName scope. */
+  readonly channel: string
+  readonly kind: MessageKind
+  /** The string, the bytes, or the JSON text. */
+  readonly data: string | Buffer
+  #value: unknown
+  #decoded = false
+  #frame: Buffer | undefined
+
+  constructor (channel: string, kind: MessageKind, data: string | Buffer) {
+    this.channel = channel
+    this.kind = kind
+    this.data = data
+  }
+
+  /** Encodes a publisher's value; throws a TypeError for what cannot travel. */
+  static from (channel: string, message: unknown): PubSubMessage {
+    if (typeof message === 'string') return new PubSubMessage(channel, 'string', message)
+    if (Buffer.isBuffer(message)) return new PubSubMessage(channel, 'buffer', message)
+    if (message instanceof Uint8Array) {
+      return new PubSubMessage(channel, 'buffer', Buffer.from(message.buffer, message.byteOffset, message.byteLength))
+    }
+    if (message instanceof ArrayBuffer) return new PubSubMessage(channel, 'buffer', Buffer.from(message))
+    return new PubSubMessage(channel, 'json', toJson(message))
+  }
+
+  /** Rebuilds a message that came through an engine; undefined when it is not ours. */
+  static fromWire (channel: string, packet: Partial<WirePacket>): PubSubMessage | undefined {
+    const { kind, data } = packet
+    if (kind === 'buffer' && data instanceof Uint8Array) {
+      return new PubSubMessage(channel, kind, Buffer.isBuffer(data) ? data : Buffer.from(data))
+    }
+    if ((kind === 'string' || kind === 'json') && typeof data === 'string') {
+      return new PubSubMessage(channel, kind, data)
+    }
+    return undefined
+  }
+
+  /** Whether the websocket frame is binary (Buffers) rather than text (strings and JSON). */
+  get binary (): boolean {
+    return this.kind === 'buffer'
+  }
+
+  /** The payload for handlers: the string, the Buffer, or the parsed JSON value (shared: treat as read-only). */
+  get value (): unknown {
+    if (!this.#decoded) {
+      this.#value = this.kind === 'json' ? JSON.parse(this.data as string) : this.data
+      this.#decoded = true
+    }
+    return this.#value
+  }
+
+  /** The unmasked websocket frame, built on first use and reused for every socket. */
+  get frame (): Buffer {
+    this.#frame ??= buildFrame(
+      typeof this.data === 'string' ? Buffer.from(this.data) : this.data,
+      this.binary ? OPCODE_BINARY : OPCODE_TEXT
+    )
+    return this.#frame
+  }
+
+  toWire (topic: string, origin: string): WirePacket {
+    return { topic, origin, kind: this.kind, data: this.data }
+  }
+}
+
+function toJson (message: unknown): string {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(message)
+  } catch (err) {
+    throw new TypeError(`message must be a string, a Buffer or a JSON-serialisable value: ${(err as Error).message}`, { cause: err })
+  }
+  if (text === undefined) {
+    throw new TypeError(`message must be a string, a Buffer or a JSON-serialisable value, received ${typeof message}`)
+  }
+  return text
+}

@@ -7,6 +7,8 @@ import type { AppContext } from './context.js'
 import type { MethodTable } from './method-table.js'
 import { SerialQueue } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
+import { writeFrame } from './frame.js'
+import type { PubSubMessage, Subscriber } from './pubsub.js'
 
 /** A connection-bound subscription handler, called with the message and the channel as published. */
 export type SubscriptionHandler = (message: any, channel: string) => unknown
@@ -33,7 +35,7 @@ export class Connection {
   /** Set on a protocol error: later frames are ignored while the close goes out. */
   refusing = false
   private awaitingDrain = false
-  private readonly subscriptions = new Map<string, { live: boolean }>()
+  private readonly subscriptions = new Map<string, ConnectionSubscriber>()
   private closedResolve!: () => void
   /** Resolves once the socket closed and `onClose` was queued. */
   readonly closed = new Promise<void>((resolve) => { this.closedResolve = resolve })
@@ -120,14 +122,27 @@ export class Connection {
     this.socket.ping()
   }
 
+  /** Writes a published message: the frame built once for all its subscribers. */
+  writeMessage (message: PubSubMessage): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return
+    writeFrame(this.socket, message.frame, message)
+    this.afterWrite()
+  }
+
   subscribe (channel: string, handler?: SubscriptionHandler): Promise<void> {
-    void channel; void handler
-    return Promise.resolve()
+    if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve()
+    this.unsubscribe(channel)
+    const subscriber = new ConnectionSubscriber(this, handler)
+    this.subscriptions.set(channel, subscriber)
+    return this.context.pubsub.subscribe(channel, subscriber)
   }
 
   unsubscribe (channel: string): void {
-    const sub = this.subscriptions.get(channel)
-    if (sub) { sub.live = false; this.subscriptions.delete(channel) }
+    const subscriber = this.subscriptions.get(channel)
+    if (subscriber === undefined) return
+    subscriber.live = false // a message already in flight must not reach it
+    this.subscriptions.delete(channel)
+    void this.context.pubsub.unsubscribe(channel, subscriber)
   }
 
   /** Graceful shutdown: `onShutdown`, flush, close 1001, `onClose`; cut short at `deadline`. */
@@ -148,6 +163,23 @@ export class Connection {
     for (const channel of [...this.subscriptions.keys()]) this.unsubscribe(channel)
     if (this.table.hooks.has('onClose')) this.queue.push(() => this.controller.onClose!())
     this.closedResolve()
+  }
+}
+
+/** A connection's subscription: forwards to the client, or runs its handler in the connection's queue. */
+class ConnectionSubscriber implements Subscriber {
+  live = true
+  constructor (private readonly connection: Connection, private readonly handler: SubscriptionHandler | undefined) {}
+
+  deliver (message: PubSubMessage): void {
+    if (!this.live) return
+    const connection = this.connection
+    const handler = this.handler
+    if (handler === undefined) {
+      connection.writeMessage(message)
+    } else {
+      connection.queue.push(() => this.live ? handler.call(connection.controller, message.value, message.channel) : undefined)
+    }
   }
 }
 

@@ -2,10 +2,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import type { Connection } from './connection.js'
-
-export interface PubSubApi {
-  publish (channel: string, message: unknown): Promise<boolean>
-}
+import type { PubSub } from './pubsub.js'
 
 export interface AppContext {
   readonly app: FastifyInstance
@@ -15,6 +12,7 @@ export interface AppContext {
   readonly connections: Set<Connection>
   /** Set first thing on `app.close()`: new upgrades get 503. */
   closing: boolean
+  readonly pubsub: PubSub
   publish (channel: string, message: unknown): Promise<boolean>
 }
 

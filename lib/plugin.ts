@@ -12,6 +12,8 @@ import { routeController, type ControllerClass } from './router.js'
 import { addUpgradeHeaders } from './upgrade-headers.js'
 import { shutdownConnections } from './shutdown.js'
 import { PLZ_ERR_WEBSOCKET_REGISTERED } from './errors.js'
+import { registerClientRoute } from './client-route.js'
+import { PubSub, type Subscriber } from './pubsub.js'
 import type { Connection } from './connection.js'
 
 /** A connectionless subscription handler. */
@@ -33,6 +35,24 @@ declare module 'fastify' {
   }
 }
 
+/** `app.plezi.subscribe()`: a subscription without a websocket; errors are logged. */
+async function subscribeConnectionless (context: AppContext, pattern: string, handler: MessageHandler): Promise<() => void> {
+  if (typeof handler !== 'function') throw new TypeError('app.plezi.subscribe(pattern, handler): handler must be a function')
+  const fail = (err: unknown): void => { context.log.error({ err, pattern }, 'fastify-plezi: subscription handler failed') }
+  const subscriber: Subscriber = {
+    deliver (message) {
+      try {
+        const result = handler(message.value, message.channel)
+        if (result instanceof Promise) result.catch(fail)
+      } catch (err) {
+        fail(err)
+      }
+    }
+  }
+  await context.pubsub.subscribe(pattern, subscriber)
+  return () => { void context.pubsub.unsubscribe(pattern, subscriber) }
+}
+
 const FORM = 'application/x-www-form-urlencoded'
 
 function parseForm (_request: unknown, body: string, done: (err: Error | null, body?: unknown) => void): void {
@@ -50,13 +70,16 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
   // Plezi reads HTML forms into params; add a parser unless the app has its own (e.g. @fastify/formbody).
   if (!fastify.hasContentTypeParser(FORM)) fastify.addContentTypeParser(FORM, { parseAs: 'string' }, parseForm)
 
+  const pubsub = new PubSub({ appName: options.appName, emitter: options.emitter, redis: options.redis, log: fastify.log })
+  await pubsub.ready()
   const context: AppContext = {
     app: fastify,
     options,
     log: fastify.log,
     connections: new Set<Connection>(),
     closing: false,
-    publish: async () => true
+    pubsub,
+    publish: (channel, message) => pubsub.publish(channel, message)
   }
 
   await fastify.register(websocket, {
@@ -91,13 +114,15 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
       api = {
         route: (path, Klass) => routeController(instance, context, path, Klass),
         publish: (channel, message) => context.publish(channel, message),
-        subscribe: async () => () => {}
+        subscribe: (pattern, handler) => subscribeConnectionless(context, pattern, handler)
       }
       apis.set(instance, api)
     }
     return api
   }
   fastify.decorate('plezi', { getter (this: FastifyInstance) { return apiFor(this) } })
+
+  if (options.clientPath !== false) registerClientRoute(fastify, options.clientPath)
 
   let pinger: NodeJS.Timeout | undefined
   if (options.pingInterval > 0) {
@@ -109,6 +134,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     clearInterval(pinger)
     fastify.server.removeListener('upgrade', refuseUpgradeWhileClosing)
     unregisterApp(context)
+    await pubsub.close()
   })
 }
 

@@ -40,8 +40,22 @@ t.test('Redis stops and returns mid-run', { skip }, async (t) => {
   t.equal(await a.publish('f', 'during again'), false, 'publishes keep failing fast')
   t.equal(logA.at('warn').length, 1, 'an outage is reported once, not per publish')
 
+  // A PubSub started during the outage serves its local subscribers and connects later.
+  const late = new PubSub({ appName, redis: redis.url, log: new RecordingLog().log, closeTimeout: 300 })
+  t.teardown(() => late.close())
+  const lateReady = late.ready()
+  const atLate = new Collector()
+  const lateSubscribed = late.subscribe('f', atLate)
+  t.equal(await late.publish('f', 'local only'), false)
+  await atLate.until('local only')
+  // One that is closed before Redis ever answered: ready() rejects, close() is bounded.
+  const never = new PubSub({ appName, redis: redis.url, log: new RecordingLog().log, closeTimeout: 300 })
+  const neverReady = t.rejects(never.ready(), /closed before it was ready/)
+  await never.close()
+  await neverReady
+
   await redis.start()
-  await Promise.all([a.ready(), b.ready()])
+  await Promise.all([a.ready(), b.ready(), lateReady, lateSubscribed])
   // Replies come in order on b's subscribe connection: once this subscribe is acknowledged,
   // the re-subscriptions ioredis sent on reconnect are active too.
   await b.subscribe('fence', new Collector())
@@ -49,6 +63,8 @@ t.test('Redis stops and returns mid-run', { skip }, async (t) => {
   await atB.until('after')
   t.same(atB.values, ['before', 'during from b', 'after'], 'messages published during the outage are lost for other processes')
   t.same(atA.values, ['before', 'during', 'during again', 'after'])
+  await atLate.until('after')
+  t.same(atLate.values, ['local only', 'after'], 'the late PubSub hears other processes once connected')
   await logA.waitFor('info', 'reconnected')
 
   // Closing while Redis is down is bounded by closeTimeout and throws nothing.

@@ -61,9 +61,11 @@ const SECTIONS = {
   },
   echo: {
     title: 'Echo: ping-pong messages per second',
-    columns: ['clients', 'server', 'messages/s', 'server CPU µs / message', 'load-gen CPU %', 'plezi ÷ this', 'plezi auto-dispatch ÷ this'],
+    columns: ['clients', 'server', 'messages/s', 'server CPU µs / message', 'load-gen CPU %', 'plezi ÷ this: msg/s', 'plezi auto ÷ this: msg/s', 'plezi ÷ this: CPU/msg', 'plezi auto ÷ this: CPU/msg'],
     row: (r, param, s, v) => [param, LABELS[s], fmt(v.messagesPerSec), fmt(v.serverCpuPerMessageUs), loadgenCell(v.loadgenCpuPct),
-      isOurs(s) ? '—' : x(ratioOf(r, 'echo', param, 'messagesPerSec', 'plezi', s)), isOurs(s) ? '—' : x(ratioOf(r, 'echo', param, 'messagesPerSec', 'plezi-auto', s))]
+      ...(isOurs(s)
+        ? ['—', '—', '—', '—']
+        : [['messagesPerSec', 'plezi'], ['messagesPerSec', 'plezi-auto'], ['serverCpuPerMessageUs', 'plezi'], ['serverCpuPerMessageUs', 'plezi-auto']].map(([metric, ours]) => x(ratioOf(r, 'echo', param, metric, ours, s))))]
   },
   memory: {
     title: 'Memory per idle connection (after GC)',

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 import { existsSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { resolve } from 'node:path'
+import { resolve, join } from 'node:path'
 import { loadavg } from 'node:os'
 import { detectPinning, killAll } from './lib/procs.js'
 import { ensureRedis } from './lib/redis.js'
@@ -54,6 +54,7 @@ const USAGE = `usage: npm run bench -- [options]
   --scaleout-clients=N    --connect-clients=N            --loadgens=N  load-generator processes
   --no-pin                do not pin with taskset        --out=DIR  (default bench/results)
   --client=raw|ws         websocket client in the load generator (default raw: lean frame parser)
+  --cpu-prof              write a V8 CPU profile per server process to OUT/profiles/
   --plezi=PATH            benchmark this build of fastify-plezi (default: dist/lib/index.js)`
 
 function parseCli () {
@@ -62,7 +63,7 @@ function parseCli () {
       ['quick', 'boolean'], ['no-pin', 'boolean'], ['help', 'boolean'], ['scenarios', 'string'], ['servers', 'string'],
       ['rounds', 'string'], ['clients', 'string'], ['broadcasts', 'string'], ['echo-seconds', 'string'],
       ['memory-clients', 'string'], ['scaleout-clients', 'string'], ['connect-clients', 'string'],
-      ['loadgens', 'string'], ['out', 'string'], ['plezi', 'string'], ['client', 'string']
+      ['loadgens', 'string'], ['out', 'string'], ['plezi', 'string'], ['client', 'string'], ['cpu-prof', 'boolean']
     ].map(([name, type]) => [name, { type }]))
   })
   if (values.help) {
@@ -97,6 +98,7 @@ function parseCli () {
     loadgens: values.loadgens ? int('loadgens') : null,
     plezi: values.plezi ? resolve(values.plezi) : null,
     wsClient: list('client', ['raw', 'ws'])[0],
+    cpuProf: Boolean(values['cpu-prof']),
     pin: values['no-pin'] ? null : detectPinning(),
     out: values.out ?? fileURLToPath(new URL('./results', import.meta.url))
   }
@@ -115,6 +117,7 @@ async function main () {
   const notes = []
   const ctx = { pin: cli.pin, loadgens: cli.loadgens, wsClient: cli.wsClient, caseMaxMs: 240_000, phaseTimeoutMs: cli.mode === 'quick' ? 30_000 : 120_000 }
 
+  if (cli.cpuProf) ctx.profileDir = join(cli.out, 'profiles')
   if (cli.plezi) process.env.BENCH_PLEZI_MODULE = cli.plezi
   const pleziBuilt = existsSync(cli.plezi ?? fileURLToPath(new URL('../dist/lib/index.js', import.meta.url)))
   if (!pleziBuilt) notes.push('fastify-plezi is not built (dist/lib/index.js missing): run `npm run build` first; plezi cases were skipped.')
@@ -141,6 +144,7 @@ async function main () {
             continue
           }
           const t0 = Date.now()
+          ctx.label = `${scenario}-${p.clients}`
           try {
             const result = await run(ctx, subject, p)
             cases.push({ scenario, round, subject, params: p, result })

@@ -30,13 +30,16 @@ let caseNumber = 0
 
 async function startServer (ctx, name, { redis = null, prefix } = {}) {
   const spec = SERVERS[name]
+  const number = ++caseNumber
+  // --cpu-prof: one V8 profile per server process, for `node --cpu-prof` style digging.
+  const profile = ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${String(number).padStart(3, '0')}-${ctx.label ?? 'case'}-${name}.cpuprofile`] : []
   const child = new Child(name, spec.script, {
     cpus: ctx.pin?.server,
-    nodeArgs: ['--expose-gc'],
+    nodeArgs: ['--expose-gc', ...profile],
     maxMs: ctx.caseMaxMs,
     env: {
       BENCH_REDIS_URL: redis,
-      BENCH_PREFIX: prefix ?? `bench_${process.pid}_${++caseNumber}`,
+      BENCH_PREFIX: prefix ?? `bench_${process.pid}_${number}`,
       // In-process pub/sub unless the scenario asks for Redis.
       REDIS_URL: null,
       PL_REDIS_URL: null,

@@ -20,7 +20,17 @@ export interface AppContext {
 const routedBy = new WeakMap<Function, Set<AppContext>>()
 const liveApps = new Set<AppContext>()
 
-export function registerApp (context: AppContext): void { liveApps.add(context) }
+const byInstance = new WeakMap<FastifyInstance, AppContext>()
+
+export function registerApp (context: AppContext): void {
+  liveApps.add(context)
+  byInstance.set(context.app, context)
+}
+
+/** The context of the app fastify-plezi was registered on (for tests and tooling). */
+export function contextOf (app: FastifyInstance): AppContext | undefined {
+  return byInstance.get(app)
+}
 export function unregisterApp (context: AppContext): void { liveApps.delete(context) }
 
 export function registerRoute (Klass: Function, context: AppContext): void {

@@ -11,6 +11,7 @@ import { loadavg } from 'node:os'
 import { detectPinning, killAll } from './lib/procs.js'
 import { ensureRedis } from './lib/redis.js'
 import { machine } from './lib/machine.js'
+import { buildSnapshot } from './lib/snapshot.js'
 import { summarize } from './lib/summary.js'
 import { writeReport } from './report.js'
 import { SERVERS, ECHO_VARIANTS, broadcastCase, echoCase, memoryCase, scaleOutCase, connectCase } from './scenarios.js'
@@ -55,6 +56,8 @@ const USAGE = `usage: npm run bench -- [options]
   --no-pin                do not pin with taskset        --out=DIR  (default bench/results)
   --client=raw|ws         websocket client in the load generator (default raw: lean frame parser)
   --cpu-prof              write a V8 CPU profile per server process to OUT/profiles/
+  --snapshot              benchmark the committed HEAD, compiled into a temporary directory
+                          (immune to rebuilds of dist/ during the run)
   --plezi=PATH            benchmark this build of fastify-plezi (default: dist/lib/index.js)`
 
 function parseCli () {
@@ -63,7 +66,7 @@ function parseCli () {
       ['quick', 'boolean'], ['no-pin', 'boolean'], ['help', 'boolean'], ['scenarios', 'string'], ['servers', 'string'],
       ['rounds', 'string'], ['clients', 'string'], ['broadcasts', 'string'], ['echo-seconds', 'string'],
       ['memory-clients', 'string'], ['scaleout-clients', 'string'], ['connect-clients', 'string'],
-      ['loadgens', 'string'], ['out', 'string'], ['plezi', 'string'], ['client', 'string'], ['cpu-prof', 'boolean']
+      ['loadgens', 'string'], ['out', 'string'], ['plezi', 'string'], ['client', 'string'], ['cpu-prof', 'boolean'], ['snapshot', 'boolean']
     ].map(([name, type]) => [name, { type }]))
   })
   if (values.help) {
@@ -99,6 +102,7 @@ function parseCli () {
     plezi: values.plezi ? resolve(values.plezi) : null,
     wsClient: list('client', ['raw', 'ws'])[0],
     cpuProf: Boolean(values['cpu-prof']),
+    snapshot: Boolean(values.snapshot),
     pin: values['no-pin'] ? null : detectPinning(),
     out: values.out ?? fileURLToPath(new URL('./results', import.meta.url))
   }
@@ -118,10 +122,17 @@ async function main () {
   const ctx = { pin: cli.pin, loadgens: cli.loadgens, wsClient: cli.wsClient, caseMaxMs: 240_000, phaseTimeoutMs: cli.mode === 'quick' ? 30_000 : 120_000 }
 
   if (cli.cpuProf) ctx.profileDir = join(cli.out, 'profiles')
+  if (cli.snapshot) {
+    const snapshot = buildSnapshot(fileURLToPath(new URL('..', import.meta.url)))
+    cli.plezi = snapshot.module
+    cli.snapshotCommit = snapshot.commit
+    notes.push(`fastify-plezi: committed HEAD ${snapshot.commit}, compiled into a private snapshot (--snapshot).`)
+  } else if (cli.plezi) {
+    notes.push(`fastify-plezi loaded from ${cli.plezi} (--plezi).`)
+  }
   if (cli.plezi) process.env.BENCH_PLEZI_MODULE = cli.plezi
   const pleziBuilt = existsSync(cli.plezi ?? fileURLToPath(new URL('../dist/lib/index.js', import.meta.url)))
   if (!pleziBuilt) notes.push('fastify-plezi is not built (dist/lib/index.js missing): run `npm run build` first; plezi cases were skipped.')
-  else if (cli.plezi) notes.push(`fastify-plezi loaded from ${cli.plezi}`)
   if (cli.scenarios.includes('scaleout')) {
     const redis = await ensureRedis()
     if (redis) ctx.redisUrl = redis.url
@@ -129,6 +140,7 @@ async function main () {
   }
 
   const machineInfo = machine(cli.pin)
+  if (cli.snapshotCommit) machineInfo.commit = `${cli.snapshotCommit} (committed HEAD, snapshot)`
   const cases = []
   const wanted = (subject) => (!cli.servers || cli.servers.includes(subject)) && (pleziBuilt || !subject.startsWith('plezi'))
   console.error(`bench: ${cli.mode} mode, ${cli.config.rounds} round(s), scenarios ${cli.scenarios.join(', ')}; ${cli.pin ? 'pinned' : 'not pinned'}`)

@@ -159,7 +159,9 @@ async function main () {
           ctx.label = `${scenario}-${p.clients}`
           try {
             const result = await run(ctx, subject, p)
-            cases.push({ scenario, round, subject, params: p, result })
+            // A partial run (stall, timeout) is kept for the record but not in the medians.
+            if (result.error) cases.push({ scenario, round, subject, params: p, error: result.error, partial: result })
+            else cases.push({ scenario, round, subject, params: p, result })
             console.error(`${label}: ${JSON.stringify(result)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
           } catch (err) {
             cases.push({ scenario, round, subject, params: p, error: err.message })

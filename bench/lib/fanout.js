@@ -5,6 +5,7 @@
 // taken from CLOCK_MONOTONIC in the load generators.
 
 const WARM_UPS = 5
+const STALL_MS = 10_000 // no broadcast completed for this long: give up
 
 export class Fanout {
   constructor (loadgens, servers, { broadcasts, senders, pad }) {
@@ -40,6 +41,7 @@ export class Fanout {
     if (!c || c.n !== this.loadgens.length || !this.sentAt.has(id) || this.latencies.has(id)) return
     this.latencies.set(id, c.t - this.sentAt.get(id))
     this.lastDone = c.t
+    this.lastProgress = Date.now()
     this.loadgens[0].notify('done', { bid: id })
   }
 
@@ -73,11 +75,19 @@ export class Fanout {
     })
     const startUs = Number(process.hrtime.bigint() / 1000n)
     let error = null
+    this.lastProgress = Date.now()
+    const watchdog = setInterval(() => {
+      if (Date.now() - this.lastProgress < STALL_MS) return
+      error = `stalled: no broadcast reached every client for ${STALL_MS / 1000} s`
+      this.loadgens[0].request('abort').catch(() => {})
+    }, 1000)
     try {
       await this.loadgens[0].request('send', { senders, pad: this.pad }, timeoutMs)
     } catch (err) {
       error = err.message
       await this.loadgens[0].request('abort').catch(() => {})
+    } finally {
+      clearInterval(watchdog)
     }
     if (this.serverDied) error = this.serverDied
     const latenciesUs = []

@@ -83,17 +83,21 @@ function integer (option: string, value: unknown, fallback: number, min: number)
   return value
 }
 
+// `/`, `+`, `#` would change what the scope matches; `*?[]\` are glob characters in the Redis
+// patterns that mqemitter-redis derives from wildcard subscriptions.
+const APP_NAME_FORBIDDEN = /[/+#*?[\]\\\s\0]/
+
 /** Plezi's default: the main script's file name without extension, plus `_app`. */
 export function defaultAppName (mainScript: string | undefined = process.argv[1]): string {
   if (!mainScript) return 'plezi_app'
-  const name = basename(mainScript, extname(mainScript)).replace(/[/+#\s]/g, '_')
+  const name = basename(mainScript, extname(mainScript)).replace(new RegExp(APP_NAME_FORBIDDEN.source, 'g'), '_')
   return `${name || 'plezi'}_app`
 }
 
 function appName (value: unknown): string {
   if (value === undefined) return defaultAppName()
-  if (typeof value !== 'string' || value.length === 0 || /[/+#\0]/.test(value)) {
-    fail('appName', `expected a non-empty string without "/", "+", "#", received ${describe(value)}`)
+  if (typeof value !== 'string' || value.length === 0 || APP_NAME_FORBIDDEN.test(value)) {
+    fail('appName', `expected a non-empty string without "/", "+", "#", "*", "?", "[", "]", "\\" or spaces, received ${describe(value)}`)
   }
   return value
 }

@@ -23,7 +23,7 @@ const garbage: Array<[string, unknown[]]> = [
   ['maxBufferedAmount', [0, -5, 'big', null]],
   ['shutdownTimeout', [-1, 2.5, '5s', null]],
   ['clientPath', ['client.js', '', 42, true, null, {}]],
-  ['appName', ['', 'a/b', 'a+b', 'a#b', 42, null, {}]],
+  ['appName', ['', 'a/b', 'a+b', 'a#b', 'a*', 'a?', 'a[1]', 'a\\b', 'a b', 42, null, {}]],
   ['allowedOrigins', ['https://x.test', [1, 2], 42, null, { origin: 'x' }]],
   ['redis', [42, 'http://not-redis', true, [], null]],
   ['emitter', [42, {}, { on () {} }, 'mq', null]]
@@ -73,6 +73,7 @@ t.test('redis comes from the option, else PL_REDIS_URL, else REDIS_URL', async (
 t.test('appName defaults to the main script name plus _app', async (t) => {
   t.equal(defaultAppName('/srv/chat/server.js'), 'server_app')
   t.equal(defaultAppName('/srv/my app.ts'), 'my_app_app')
+  t.equal(defaultAppName('/srv/we[ird]*.js'), 'we_ird___app')
   t.equal(defaultAppName(''), 'plezi_app')
 })
 

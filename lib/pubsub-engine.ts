@@ -72,12 +72,30 @@ export function redisEngine (redis: string | RedisOptions, events: EngineEvents,
   const subConn = typeof redis === 'string' ? new Redis(redis) : new Redis({ ...redis })
   const pubConn = typeof redis === 'string' ? new Redis(redis, PUBLISH_CONNECTION) : new Redis({ ...redis, ...PUBLISH_CONNECTION })
   const emitter = MQEmitterRedis({ subConn, pubConn }) as unknown as Emitter
+  escapeGlobs(emitter as unknown as RedisPatterns)
   emitter.state!.on('error', events.error)
   pubConn.on('ready', events.up)
   return {
     emitter,
     ready: () => Promise.all([whenReady(pubConn), whenReady(subConn)]).then(() => undefined),
     close: () => closeConnections([subConn, pubConn], closeTimeout)
+  }
+}
+
+// mqemitter-redis turns a wildcard subscription into a Redis glob pattern without escaping the
+// glob characters already in it: `room[1]/+` would PSUBSCRIBE `room[1]/*`, which never sees
+// `room[1]/x`. Escape them (its own matcher still filters what Redis sends).
+interface RedisPatterns {
+  _subTopic? (topic: string): string
+  _containsWildcard (topic: string): boolean
+}
+
+function escapeGlobs (emitter: RedisPatterns): void {
+  const subTopic = emitter._subTopic
+  if (typeof subTopic !== 'function') return
+  emitter._subTopic = function (topic: string): string {
+    const escaped = this._containsWildcard(topic) ? topic.replace(/[*?[\]\\]/g, '\\$&') : topic
+    return subTopic.call(this, escaped)
   }
 }
 

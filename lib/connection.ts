@@ -7,8 +7,8 @@ import type { AppContext } from './context.js'
 import type { MethodTable } from './method-table.js'
 import { SerialQueue } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
-import { writeFrame } from './frame.js'
 import type { PubSubMessage, Subscriber } from './pubsub.js'
+import { flushOutbox, type OutboxOwner } from './outbox.js'
 
 /** A connection-bound subscription handler, called with the message and the channel as published. */
 export type SubscriptionHandler = (message: any, channel: string) => unknown
@@ -27,13 +27,15 @@ const SLOW_CONSUMER_GRACE_MS = 2000
 const kConnection = Symbol('plezi.connection')
 type TaggedSocket = WebSocket & { [kConnection]: Connection }
 
-export class Connection {
+export class Connection implements OutboxOwner {
   readonly controller: Hooks
   readonly queue: SerialQueue
   /** Cleared by every ping, set by every pong: a connection still false at the next ping is dead. */
   alive = true
   /** Set on a protocol error: later frames are ignored while the close goes out. */
   refusing = false
+  /** Published messages waiting for this turn's flush (see outbox.ts). */
+  outbox: PubSubMessage[] | null = null
   private awaitingDrain = false
   private readonly subscriptions = new Map<string, ConnectionSubscriber>()
   private closedResolve!: () => void
@@ -45,7 +47,7 @@ export class Connection {
     readonly socket: WebSocket,
     controller: Controller,
     readonly table: MethodTable,
-    private readonly rawSocket: Socket
+    readonly rawSocket: Socket
   ) {
     this.controller = controller as Hooks
     this.queue = new SerialQueue((err) => this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed'))
@@ -73,6 +75,7 @@ export class Connection {
   write (data: Writable): boolean {
     const socket = this.socket
     if (socket.readyState !== WebSocket.OPEN) return false
+    if (this.outbox !== null) flushOutbox(this) // keep this connection's frames in order
     if (typeof data === 'string') {
       socket.send(data)
     } else if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
@@ -122,11 +125,10 @@ export class Connection {
     this.socket.ping()
   }
 
-  /** Writes a published message: the frame built once for all its subscribers. */
+  /** Queues a published message: its frame is built once for all subscribers, written at the end of the turn. */
   writeMessage (message: PubSubMessage): void {
     if (this.socket.readyState !== WebSocket.OPEN) return
-    writeFrame(this.socket, message.frame, message)
-    this.afterWrite()
+    this.context.outboxes.add(this, message)
   }
 
   subscribe (channel: string, handler?: SubscriptionHandler): Promise<void> {

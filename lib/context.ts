@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { ResolvedOptions } from './options.js'
 import type { Connection } from './connection.js'
 import type { PubSub } from './pubsub.js'
+import type { OutboxScheduler } from './outbox.js'
 
 export interface AppContext {
   readonly app: FastifyInstance
@@ -13,6 +14,8 @@ export interface AppContext {
   /** Set first thing on `app.close()`: new upgrades get 503. */
   closing: boolean
   readonly pubsub: PubSub
+  /** Coalesces published frames per socket within a turn of the event loop. */
+  readonly outboxes: OutboxScheduler
   publish (channel: string, message: unknown): Promise<boolean>
 }
 

@@ -15,8 +15,8 @@ export interface MQEmitterLike {
 }
 
 export interface PleziOptions {
-  /** Redis URL or ioredis options: use mqemitter-redis as the pub/sub engine. */
-  redis?: string | Record<string, unknown>
+  /** Redis URL or ioredis options: use mqemitter-redis as the pub/sub engine; `false` ignores PL_REDIS_URL / REDIS_URL. */
+  redis?: string | Record<string, unknown> | false
   /** Any MQEmitter-compatible instance as the pub/sub engine (the app owns its life cycle). */
   emitter?: MQEmitterLike
   /** Namespace of every channel (default: main script name + `_app`). */
@@ -112,10 +112,11 @@ function clientPath (value: unknown): string | false {
 }
 
 function redis (value: unknown, env: NodeJS.ProcessEnv): string | Record<string, unknown> | undefined {
+  if (value === false) return undefined
   if (value === undefined) return env.PL_REDIS_URL || env.REDIS_URL || undefined
   if (typeof value === 'string' && /^rediss?:\/\//.test(value)) return value
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>
-  return fail('redis', `expected a redis:// URL or an ioredis options object, received ${describe(value)}`)
+  return fail('redis', `expected a redis:// URL, an ioredis options object or false, received ${describe(value)}`)
 }
 
 function emitter (value: unknown): MQEmitterLike | undefined {
@@ -147,7 +148,7 @@ export function resolveOptions (options: unknown, log?: FastifyBaseLogger, env: 
   for (const key of Object.keys(opts)) {
     if (!KNOWN.has(key) && !FASTIFY_OWN.has(key)) fail(key, `unknown option; known options are ${[...KNOWN].join(', ')}`)
   }
-  if (opts.redis !== undefined && opts.emitter !== undefined) {
+  if (opts.redis !== undefined && opts.redis !== false && opts.emitter !== undefined) {
     fail('emitter', 'give either "redis" or "emitter", not both')
   }
   const resolved: ResolvedOptions = {

@@ -14,6 +14,7 @@ import { shutdownConnections } from './shutdown.js'
 import { PLZ_ERR_WEBSOCKET_REGISTERED } from './errors.js'
 import { registerClientRoute } from './client-route.js'
 import { PubSub, type Subscriber } from './pubsub.js'
+import { OutboxScheduler } from './outbox.js'
 import type { Connection } from './connection.js'
 
 /** A connectionless subscription handler. */
@@ -79,6 +80,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     connections: new Set<Connection>(),
     closing: false,
     pubsub,
+    outboxes: new OutboxScheduler(),
     publish: (channel, message) => pubsub.publish(channel, message)
   }
 

@@ -12,8 +12,6 @@ import { PubSubMessage, type WirePacket } from './pubsub-message.js'
 export { PubSubMessage } from './pubsub-message.js'
 export type { MessageKind } from './pubsub-message.js'
 export type { Emitter } from './pubsub-engine.js'
-export { resolveEngineOptions, defaultAppName } from './pubsub-options.js'
-export type { EngineOptions, EngineOptionsInput } from './pubsub-options.js'
 
 export interface Subscriber {
   deliver (message: PubSubMessage): void

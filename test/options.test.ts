@@ -66,6 +66,7 @@ t.test('redis comes from the option, else PL_REDIS_URL, else REDIS_URL', async (
   t.equal(resolveOptions({}, undefined, { REDIS_URL: 'redis://b' }).redis, 'redis://b')
   t.equal(resolveOptions({}, undefined, { PL_REDIS_URL: 'redis://a', REDIS_URL: 'redis://b' }).redis, 'redis://a')
   t.equal(resolveOptions({ redis: 'redis://c' }, undefined, { PL_REDIS_URL: 'redis://a' }).redis, 'redis://c')
+  t.equal(resolveOptions({ redis: false }, undefined, { REDIS_URL: 'redis://b' }).redis, undefined, 'false ignores the environment')
   const emitter = { on () {}, emit () {}, removeListener () {}, close () {} }
   t.equal(resolveOptions({ emitter }, undefined, { REDIS_URL: 'redis://b' }).redis, undefined, 'an emitter wins over the environment')
 })

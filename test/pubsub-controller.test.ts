@@ -220,6 +220,26 @@ t.test('with Redis: apps on one Redis are scoped by appName; close() closes the 
   t.equal(await a.plezi.publish('news', 'after close'), false, 'the engine is closed with the app')
 })
 
+t.test('REDIS_URL in the environment selects the Redis engine', { skip: redisSkip }, async (t) => {
+  const saved = { PL_REDIS_URL: process.env.PL_REDIS_URL, REDIS_URL: process.env.REDIS_URL }
+  t.teardown(() => { Object.assign(process.env, saved); for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k] })
+  delete process.env.PL_REDIS_URL
+  process.env.REDIS_URL = REDIS_URL
+  const appName = uniqueAppName('env')
+  const apps = await Promise.all([0, 1].map(async () => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(plezi, { appName, pingInterval: 0 })
+    await app.ready()
+    return app
+  }))
+  const heard = deferred<unknown>()
+  await apps[1].plezi.subscribe('env', (m) => { heard.resolve(m) })
+  await apps[0].plezi.publish('env', 'through redis')
+  // two in-process engines would never meet: only Redis connects these two apps
+  t.equal(await heard.promise, 'through redis')
+})
+
 t.test('Controller.publish needs an app it can find', async (t) => {
   class Lonely extends Controller {}
   t.throws(() => Lonely.publish('x', 1), { code: 'PLZ_ERR_NO_APP', message: /no app/ })

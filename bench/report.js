@@ -100,8 +100,8 @@ export function markdown (results) {
     ''
   ]
   if (results.targets.length && results.summary.broadcast !== undefined) {
-    out.push('#### Targets (issue 6)', '', table(['target', 'at', 'ratio', 'goal', 'met'], results.targets.map((t) => [
-      t.text, t.param ? `${t.param} clients` : '—', x(t.value), t.max !== undefined ? `≤ ${t.max}×` : `≥ ${t.min}×`, t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'
+    out.push('#### Targets (issue 6)', '', table(['target', 'at', 'ratio of medians', 'median of per-round ratios', 'goal', 'met'], results.targets.map((t) => [
+      t.text, t.param ? `${Number(t.param).toLocaleString('en-US')} clients` : '—', x(t.value), x(t.paired), t.max !== undefined ? `≤ ${t.max}×` : `≥ ${t.min}×`, t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'
     ])), '')
   }
   for (const [scenario, section] of Object.entries(SECTIONS)) {
@@ -202,7 +202,7 @@ export function svg (results) {
     ...lineChart({ x0: 80, y0: 110, w: 380, h: 220 }, results.summary.broadcast, 'p95Ms', 'p95 ms until every client has it', 'Broadcast p95 latency vs clients'),
     ...lineChart({ x0: 580, y0: 110, w: 380, h: 220 }, results.summary.broadcast, 'serverCpuPerDeliveryUs', 'server CPU µs per delivery', 'Broadcast server CPU per delivered message'),
     ...barChart({ x0: 80, y0: 440, w: 380, h: 220 }, first(results.summary.echo), [['messagesPerSec', 1]], 'messages / s', `Echo throughput (${echoKey ?? '?'} clients ping-pong)`),
-    ...barChart({ x0: 580, y0: 440, w: 380, h: 220 }, first(results.summary.memory), [['rssPerConnKB', 1], ['heapPerConnKB', 0.45]], 'KB per connection', `Memory per idle connection (${memoryKey ?? '?'} open)`),
+    ...barChart({ x0: 580, y0: 440, w: 380, h: 220 }, first(results.summary.memory), [['rssPerConnKB', 1], ['heapPerConnKB', 0.45]], 'KB per connection', `Memory per idle connection (${memoryKey ? Number(memoryKey).toLocaleString('en-US') : '?'} open)`),
     `<text x="580" y="${440 + 220 + 36}" class="label">solid: RSS, light: V8 heap</text>`,
     '</svg>'
   ]

@@ -47,7 +47,17 @@ function medians (cases, scenario) {
   return out
 }
 
-function ratios (summary) {
+// Median over rounds of the ratio within each round (cases of one round run
+// minutes apart at most, so they share the machine's background load).
+function pairedRatio (cases, scenario, param, metric, ours, vs) {
+  const value = (subject, round) => cases.find((c) => c.scenario === scenario && String(c.params.clients) === param &&
+    c.subject === subject && c.round === round && c.result)?.result[metric]
+  const rounds = [...new Set(cases.map((c) => c.round))]
+  const list = rounds.map((r) => ratio(value(ours, r), value(vs, r))).filter((v) => v !== null)
+  return { paired: median(list), pairs: list.length }
+}
+
+function ratios (summary, cases) {
   const list = []
   for (const [scenario, byParam] of Object.entries(summary)) {
     for (const [param, bySubject] of Object.entries(byParam)) {
@@ -56,7 +66,7 @@ function ratios (summary) {
           for (const [metric, better] of Object.entries(METRICS[scenario])) {
             if (!better) continue
             const value = ratio(bySubject[ours][metric], bySubject[vs][metric])
-            if (value !== null) list.push({ scenario, param, metric, ours, vs, value, better })
+            if (value !== null) list.push({ scenario, param, metric, ours, vs, value, better, ...pairedRatio(cases, scenario, param, metric, ours, vs) })
           }
         }
       }
@@ -65,7 +75,7 @@ function ratios (summary) {
   return list
 }
 
-function targets (summary) {
+function targets (summary, list) {
   return TARGETS.map((t) => {
     const byParam = summary[t.scenario] ?? {}
     // broadcast targets are set at 5,000 clients; fall back to the largest run.
@@ -74,7 +84,8 @@ function targets (summary) {
     const row = byParam[param] ?? {}
     const value = ratio(row[t.ours]?.[t.metric], row[t.vs]?.[t.metric])
     const met = value === null ? null : (t.max !== undefined ? value <= t.max : value >= t.min)
-    return { ...t, param: param ?? null, value, met }
+    const paired = list.find((r) => r.scenario === t.scenario && r.param === param && r.metric === t.metric && r.ours === t.ours && r.vs === t.vs)?.paired ?? null
+    return { ...t, param: param ?? null, value, paired, met }
   })
 }
 
@@ -83,5 +94,6 @@ export function summarize (cases) {
   for (const scenario of Object.keys(METRICS)) {
     if (cases.some((c) => c.scenario === scenario)) summary[scenario] = medians(cases, scenario)
   }
-  return { summary, ratios: ratios(summary), targets: targets(summary) }
+  const list = ratios(summary, cases)
+  return { summary, ratios: list, targets: targets(summary, list) }
 }

@@ -13,7 +13,7 @@ import { ensureRedis } from './lib/redis.js'
 import { machine } from './lib/machine.js'
 import { buildSnapshot } from './lib/snapshot.js'
 import { summarize } from './lib/summary.js'
-import { round } from './lib/stats.js'
+import { round as roundTo } from './lib/stats.js'
 import { writeReport } from './report.js'
 import { SERVERS, ECHO_VARIANTS, broadcastCase, echoCase, memoryCase, scaleOutCase, connectCase } from './scenarios.js'
 
@@ -159,7 +159,7 @@ async function main () {
           const t0 = Date.now()
           ctx.label = `${scenario}-${p.clients}`
           try {
-            const result = { ...(await run(ctx, subject, p)), loadAvg1: round(loadavg()[0], 2) }
+            const result = { ...(await run(ctx, subject, p)), loadAvg1: roundTo(loadavg()[0], 2) }
             // A partial run (stall, timeout) is kept for the record but not in the medians.
             if (result.error) cases.push({ scenario, round, subject, params: p, error: result.error, partial: result })
             else cases.push({ scenario, round, subject, params: p, result })

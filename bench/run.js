@@ -115,13 +115,10 @@ function describe (params) {
   return params.clients ? `${params.clients} clients` : ''
 }
 
-async function main () {
-  const cli = parseCli()
-  const started = Date.now()
-  const deadline = started + cli.config.deadlineS * 1000
+// Which build of fastify-plezi, which Redis; notes say what was chosen or skipped.
+async function prepare (cli) {
   const notes = []
   const ctx = { pin: cli.pin, loadgens: cli.loadgens, wsClient: cli.wsClient, caseMaxMs: 240_000, phaseTimeoutMs: cli.mode === 'quick' ? 30_000 : 120_000 }
-
   if (cli.cpuProf) ctx.profileDir = join(cli.out, 'profiles')
   if (cli.snapshot) {
     const snapshot = buildSnapshot(fileURLToPath(new URL('..', import.meta.url)))
@@ -139,47 +136,63 @@ async function main () {
     if (redis) ctx.redisUrl = redis.url
     else notes.push('No Redis at 127.0.0.1:6379 and none could be started: scale-out skipped.')
   }
+  ctx.wanted = (subject) => (!cli.servers || cli.servers.includes(subject)) && (pleziBuilt || !subject.startsWith('plezi'))
+  return { ctx, notes }
+}
 
-  const machineInfo = machine(cli.pin)
-  if (cli.snapshotCommit) machineInfo.commit = `${cli.snapshotCommit} (committed HEAD, snapshot)`
+async function runCase (ctx, cases, { scenario, round, subject, params, run }) {
+  const label = `[round ${round}] ${scenario} ${subject} ${describe(params)}`
+  const t0 = Date.now()
+  ctx.label = `${scenario}-${params.clients}`
+  try {
+    const result = { ...(await run(ctx, subject, params)), loadAvg1: roundTo(loadavg()[0], 2) }
+    // A partial run (stall, timeout) is kept for the record but not in the medians.
+    if (result.error) cases.push({ scenario, round, subject, params, error: result.error, partial: result })
+    else cases.push({ scenario, round, subject, params, result })
+    console.error(`${label}: ${JSON.stringify(result)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+  } catch (err) {
+    cases.push({ scenario, round, subject, params, error: err.message })
+    console.error(`${label}: FAILED ${err.message}`)
+  }
+}
+
+// Round by round, every scenario, every server, the server order rotating.
+async function runAll (cli, ctx, notes, deadline) {
   const cases = []
-  const wanted = (subject) => (!cli.servers || cli.servers.includes(subject)) && (pleziBuilt || !subject.startsWith('plezi'))
-  console.error(`bench: ${cli.mode} mode, ${cli.config.rounds} round(s), scenarios ${cli.scenarios.join(', ')}; ${cli.pin ? 'pinned' : 'not pinned'}`)
   for (let round = 1; round <= cli.config.rounds; round++) {
     for (const scenario of cli.scenarios) {
       if (scenario === 'scaleout' && !ctx.redisUrl) continue
-      const { run, subjects, params } = SCENARIOS[scenario]
-      for (const p of params(cli.config)) {
-        for (const subject of rotate(subjects.filter(wanted), round - 1)) {
-          const label = `[round ${round}] ${scenario} ${subject} ${describe(p)}`
+      const { run, subjects, params: paramsOf } = SCENARIOS[scenario]
+      for (const params of paramsOf(cli.config)) {
+        for (const subject of rotate(subjects.filter(ctx.wanted), round - 1)) {
           if (Date.now() > deadline) {
-            notes.push(`deadline reached: skipped ${label}`)
+            notes.push(`deadline reached: skipped [round ${round}] ${scenario} ${subject} ${describe(params)}`)
             continue
           }
-          const t0 = Date.now()
-          ctx.label = `${scenario}-${p.clients}`
-          try {
-            const result = { ...(await run(ctx, subject, p)), loadAvg1: roundTo(loadavg()[0], 2) }
-            // A partial run (stall, timeout) is kept for the record but not in the medians.
-            if (result.error) cases.push({ scenario, round, subject, params: p, error: result.error, partial: result })
-            else cases.push({ scenario, round, subject, params: p, result })
-            console.error(`${label}: ${JSON.stringify(result)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
-          } catch (err) {
-            cases.push({ scenario, round, subject, params: p, error: err.message })
-            console.error(`${label}: FAILED ${err.message}`)
-          }
+          await runCase(ctx, cases, { scenario, round, subject, params, run })
         }
       }
     }
   }
+  return cases
+}
 
+async function main () {
+  const cli = parseCli()
+  const started = Date.now()
+  const { ctx, notes } = await prepare(cli)
+  const machineInfo = machine(cli.pin)
+  if (cli.snapshotCommit) machineInfo.commit = `${cli.snapshotCommit} (committed HEAD, snapshot)`
+  console.error(`bench: ${cli.mode} mode, ${cli.config.rounds} round(s), scenarios ${cli.scenarios.join(', ')}; ${cli.pin ? 'pinned' : 'not pinned'}`)
+  const cases = await runAll(cli, ctx, notes, started + cli.config.deadlineS * 1000)
+  const argv = process.argv.slice(2)
   const results = {
-    command: `npm run bench${cli.mode === 'quick' ? ' -- --quick' : ''}${process.argv.length > 2 ? `  (argv: ${process.argv.slice(2).join(' ')})` : ''}`,
+    command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
     mode: cli.mode,
     machine: machineInfo,
     config: { ...cli.config, wsClient: cli.wsClient },
     durationS: Math.round((Date.now() - started) / 1000),
-    loadAvgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
+    loadAvgAtEnd: loadavg().map((l) => roundTo(l, 2)),
     notes,
     ...summarize(cases),
     cases

@@ -37,10 +37,10 @@ export class Connection implements OutboxOwner {
   /** Published messages waiting for this turn's flush (see outbox.ts). */
   outbox: PubSubMessage[] | null = null
   private awaitingDrain = false
-  private readonly subscriptions = new Map<string, ConnectionSubscriber>()
-  private closedResolve!: () => void
-  /** Resolves once the socket closed and `onClose` was queued. */
-  readonly closed = new Promise<void>((resolve) => { this.closedResolve = resolve })
+  // Made on first use: most connections never subscribe or see a shutdown.
+  private subscriptions: Map<string, ConnectionSubscriber> | null = null
+  private closedWaiters: Array<() => void> | null = null
+  private isClosed = false
 
   constructor (
     readonly context: AppContext,
@@ -135,16 +135,22 @@ export class Connection implements OutboxOwner {
     if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve()
     this.unsubscribe(channel)
     const subscriber = new ConnectionSubscriber(this, handler)
-    this.subscriptions.set(channel, subscriber)
+    ;(this.subscriptions ??= new Map()).set(channel, subscriber)
     return this.context.pubsub.subscribe(channel, subscriber)
   }
 
   unsubscribe (channel: string): void {
-    const subscriber = this.subscriptions.get(channel)
+    const subscriber = this.subscriptions?.get(channel)
     if (subscriber === undefined) return
     subscriber.live = false // a message already in flight must not reach it
-    this.subscriptions.delete(channel)
+    this.subscriptions!.delete(channel)
     void this.context.pubsub.unsubscribe(channel, subscriber)
+  }
+
+  /** Resolves once the socket closed and `onClose` was queued. */
+  closed (): Promise<void> {
+    if (this.isClosed) return Promise.resolve()
+    return new Promise((resolve) => { (this.closedWaiters ??= []).push(resolve) })
   }
 
   /** Graceful shutdown: `onShutdown`, flush, close 1001, `onClose`; cut short at `deadline`. */
@@ -154,17 +160,20 @@ export class Connection implements OutboxOwner {
       await Promise.race([this.queue.idle(), deadline])
     }
     this.close(1001, 'server shutting down')
-    await Promise.race([this.closed, deadline])
+    await Promise.race([this.closed(), deadline])
     this.socket.terminate() // no-op when already closed; ends a peer that never answered
-    await this.closed
+    await this.closed()
     await Promise.race([this.queue.idle(), deadline])
   }
 
   onSocketClosed (): void {
+    this.isClosed = true
     this.context.connections.delete(this)
-    for (const channel of [...this.subscriptions.keys()]) this.unsubscribe(channel)
+    if (this.subscriptions !== null) for (const channel of [...this.subscriptions.keys()]) this.unsubscribe(channel)
     if (this.table.hooks.has('onClose')) this.queue.push(() => this.controller.onClose!())
-    this.closedResolve()
+    const waiters = this.closedWaiters
+    this.closedWaiters = null
+    if (waiters !== null) for (const resolve of waiters) resolve()
   }
 }
 

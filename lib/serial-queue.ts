@@ -1,13 +1,14 @@
 // One connection's hooks, messages and subscription handlers run one at a time, in arrival
 // order (like Iodine's per-connection lock). Synchronous tasks run back to back with no
-// promise in between; an async task holds the queue until it settles.
+// promise in between; an async task holds the queue until it settles. Kept small: there is
+// one per connection, so closures and arrays are made only when needed.
 
 export type Task = () => unknown
 
 export class SerialQueue {
   private readonly tasks: Task[] = []
   private running = false
-  private idleWaiters: Array<() => void> = []
+  private idleWaiters: Array<() => void> | null = null
 
   constructor (private readonly onError: (err: unknown) => void) {}
 
@@ -20,7 +21,7 @@ export class SerialQueue {
   /** Resolves once every task pushed so far has finished. */
   idle (): Promise<void> {
     if (!this.running && this.tasks.length === 0) return Promise.resolve()
-    return new Promise((resolve) => { this.idleWaiters.push(resolve) })
+    return new Promise((resolve) => { (this.idleWaiters ??= []).push(resolve) })
   }
 
   private drain (): void {
@@ -35,18 +36,15 @@ export class SerialQueue {
         continue
       }
       if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-        (result as Promise<unknown>).then(this.resume, this.fail)
+        (result as Promise<unknown>).then(() => { this.drain() }, (err: unknown) => { this.onError(err); this.drain() })
         return
       }
     }
     this.running = false
-    if (this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters
-      this.idleWaiters = []
+    const waiters = this.idleWaiters
+    if (waiters !== null) {
+      this.idleWaiters = null
       for (const resolve of waiters) resolve()
     }
   }
-
-  private readonly resume = (): void => { this.drain() }
-  private readonly fail = (err: unknown): void => { this.onError(err); this.drain() }
 }

@@ -47,7 +47,7 @@ const SCENARIOS = {
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --quick                 small run, about 1 minute (default: full run, about 14 minutes)
+  --quick                 small run, about 1 minute (default: full run, 10 to 14 minutes)
   --scenarios=a,b         subset of: ${Object.keys(SCENARIOS).join(', ')}
   --servers=a,b           subset of: ${[...new Set([...Object.keys(SERVERS), ...Object.keys(ECHO_VARIANTS)])].join(', ')}
   --rounds=N              interleaved rounds per case (medians are taken over them)

@@ -38,6 +38,7 @@ export function createController<C extends Controller> (Klass: new () => C, cont
 export function attachConnection (controller: Controller, connection: Connection): void {
   controller[kConnection] = connection
   controller.reply = null // the 101 is gone: nothing can be sent through it any more
+  controller.cookies.seal()
 }
 
 // Not declared here, so that subclasses need no `override`: `static autoDispatch = true`

@@ -23,9 +23,15 @@ export class Cookies {
   constructor (
     private readonly app: FastifyInstance,
     private readonly request: FastifyRequest,
-    private readonly reply: FastifyReply | null,
-    private readonly upgradeHeaders: string[] | null
+    private reply: FastifyReply | null,
+    private upgradeHeaders: string[] | null
   ) {}
+
+  /** Once the 101 is sent: nothing more can be set, and the reply need not stay in memory. */
+  seal (): void {
+    this.reply = null
+    this.upgradeHeaders = null
+  }
 
   private get signing (): boolean {
     return typeof (this.app as unknown as CookieApp).signCookie === 'function'

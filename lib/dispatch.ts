@@ -19,11 +19,11 @@ export function handleIncoming (connection: Connection, data: Buffer, isBinary: 
   const controller = connection.controller
   if (!table.autoDispatch) {
     const payload = isBinary ? data : data.toString()
-    connection.queue.push(() => controller.onMessage!(payload))
+    connection.queue.push(controller.onMessage!, controller, payload)
     return
   }
   if (isBinary) {
-    if (table.hooks.has('onMessage')) connection.queue.push(() => controller.onMessage!(data))
+    if (table.hooks.has('onMessage')) connection.queue.push(controller.onMessage!, controller, data)
     else protocolError(connection, 1003, 'binary frames are not accepted')
     return
   }
@@ -32,7 +32,7 @@ export function handleIncoming (connection: Connection, data: Buffer, isBinary: 
     protocolError(connection, 1007, 'expected a JSON object with a string "event"')
     return
   }
-  connection.queue.push(() => runEvent(connection, message))
+  connection.queue.push(runEvent, connection, message)
 }
 
 /** The message, or null when it is not a JSON object with a string `event`. */
@@ -64,7 +64,8 @@ export function findHandler (table: MethodTable, name: string): Action | null {
   return table.events.get(name) ?? table.unknown ?? null
 }
 
-function runEvent (connection: Connection, message: EventMessage): unknown {
+function runEvent (this: Connection, message: EventMessage): unknown {
+  const connection = this
   const id = eventIdOf(message)
   if (id !== undefined) connection.write(`{"event":"_ack_","_EID_":${JSON.stringify(id)}}`)
   const handler = findHandler(connection.table, message.event)

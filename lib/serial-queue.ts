@@ -1,45 +1,63 @@
 // One connection's hooks, messages and subscription handlers run one at a time, in arrival
-// order (like Iodine's per-connection lock). Synchronous tasks run back to back with no
-// promise in between; an async task holds the queue until it settles. Kept small: there is
-// one per connection, so closures and arrays are made only when needed.
+// order (like Iodine's per-connection lock). An idle queue runs a task at once; synchronous
+// tasks run back to back with no promise in between; an async task holds the queue until it
+// settles. Tasks are (function, this, argument) triples, so the hot path allocates no closure,
+// and the backlog array exists only while there is a backlog.
 
-export type Task = () => unknown
+export type Task = (this: any, arg?: any) => unknown
 
 export class SerialQueue {
-  private readonly tasks: Task[] = []
+  // flat triples: fn, this, arg
+  private backlog: unknown[] | null = null
+  private head = 0
   private running = false
   private idleWaiters: Array<() => void> | null = null
 
   constructor (private readonly onError: (err: unknown) => void) {}
 
-  /** Runs `task` after every task pushed before it has finished. */
-  push (task: Task): void {
-    this.tasks.push(task)
-    if (!this.running) this.drain()
+  /** Runs `fn.call(self, arg)` after every task pushed before it has finished. */
+  push (fn: Task, self?: unknown, arg?: unknown): void {
+    if (this.running) {
+      (this.backlog ??= []).push(fn, self, arg)
+      return
+    }
+    this.running = true
+    if (this.run(fn, self, arg)) this.drain()
   }
 
   /** Resolves once every task pushed so far has finished. */
   idle (): Promise<void> {
-    if (!this.running && this.tasks.length === 0) return Promise.resolve()
+    if (!this.running) return Promise.resolve()
     return new Promise((resolve) => { (this.idleWaiters ??= []).push(resolve) })
   }
 
-  private drain (): void {
-    this.running = true
-    while (this.tasks.length > 0) {
-      const task = this.tasks.shift() as Task
-      let result: unknown
-      try {
-        result = task()
-      } catch (err) {
-        this.onError(err)
-        continue
-      }
-      if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-        (result as Promise<unknown>).then(() => { this.drain() }, (err: unknown) => { this.onError(err); this.drain() })
-        return
-      }
+  // Runs one task; false when it returned a promise (the queue resumes when it settles).
+  private run (fn: Task, self: unknown, arg: unknown): boolean {
+    let result: unknown
+    try {
+      result = fn.call(self, arg)
+    } catch (err) {
+      this.onError(err)
+      return true
     }
+    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+      (result as Promise<unknown>).then(() => { this.drain() }, (err: unknown) => { this.onError(err); this.drain() })
+      return false
+    }
+    return true
+  }
+
+  private drain (): void {
+    const backlog = this.backlog
+    while (backlog !== null && this.head < backlog.length) {
+      const i = this.head
+      this.head += 3
+      const more = this.run(backlog[i] as Task, backlog[i + 1], backlog[i + 2])
+      backlog[i + 1] = backlog[i + 2] = undefined // let go of messages already handled
+      if (!more) return
+    }
+    this.backlog = null
+    this.head = 0
     this.running = false
     const waiters = this.idleWaiters
     if (waiters !== null) {

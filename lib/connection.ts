@@ -9,6 +9,7 @@ import { SerialQueue } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
 import type { PubSubMessage, Subscriber } from './pubsub.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
+import { acceptsRawFrames, buildFrame, senderIdle, OPCODE_BINARY, OPCODE_TEXT } from './frame.js'
 
 /** A connection-bound subscription handler, called with the message and the channel as published. */
 export type SubscriptionHandler = (message: any, channel: string) => unknown
@@ -25,6 +26,10 @@ type Hooks = Controller & Partial<{
 const SLOW_CONSUMER_GRACE_MS = 2000
 
 const kConnection = Symbol('plezi.connection')
+
+// Up to this size a write is framed by us into one buffer and written in one syscall (ws
+// writes header and payload as two, through writev); above it the copy costs more.
+const DIRECT_WRITE_MAX = 16 * 1024
 type TaggedSocket = WebSocket & { [kConnection]: Connection }
 
 export class Connection implements OutboxOwner {
@@ -36,6 +41,8 @@ export class Connection implements OutboxOwner {
   refusing = false
   /** Published messages waiting for this turn's flush (see outbox.ts). */
   outbox: PubSubMessage[] | null = null
+  /** A server socket without extensions takes frames we build (see frame.ts). */
+  readonly rawFrames: boolean
   private awaitingDrain = false
   // Made on first use: most connections never subscribe or see a shutdown.
   private subscriptions: Map<string, ConnectionSubscriber> | null = null
@@ -50,6 +57,7 @@ export class Connection implements OutboxOwner {
     readonly rawSocket: Socket
   ) {
     this.controller = controller as Hooks
+    this.rawFrames = acceptsRawFrames(socket)
     this.queue = new SerialQueue((err) => this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed'))
   }
 
@@ -77,16 +85,26 @@ export class Connection implements OutboxOwner {
     if (socket.readyState !== WebSocket.OPEN) return false
     if (this.outbox !== null) flushOutbox(this) // keep this connection's frames in order
     if (typeof data === 'string') {
-      socket.send(data)
-    } else if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
+      this.send(data, OPCODE_TEXT)
+    } else if (data instanceof Uint8Array) {
+      this.send(data, OPCODE_BINARY)
+    } else if (data instanceof ArrayBuffer) {
       socket.send(data, { binary: true })
     } else if (data === undefined) {
       return false
     } else {
-      socket.send(JSON.stringify(data))
+      this.send(JSON.stringify(data), OPCODE_TEXT)
     }
     this.afterWrite()
     return true
+  }
+
+  private send (data: string | Uint8Array, opcode: number): void {
+    if (this.rawFrames && data.length <= DIRECT_WRITE_MAX && senderIdle(this.socket)) {
+      this.rawSocket.write(buildFrame(data, opcode))
+    } else {
+      this.socket.send(data, { binary: opcode === OPCODE_BINARY })
+    }
   }
 
   /** Applies `maxBufferedAmount` and arms `onDrained` after anything was written. */

@@ -43,9 +43,44 @@ export const SENDER_IDLE = 0
  * One unmasked, final websocket frame (header and payload in ONE buffer: two writes per socket
  * cost more syscalls than the copy).
  */
-export function buildFrame (payload: Buffer, opcode: number): Buffer {
-  const parts = Sender.frame(payload, { fin: true, opcode, mask: false, readOnly: true, rsv1: false })
-  return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+export function buildFrame (payload: string | Uint8Array, opcode: number): Buffer {
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
+  const header = length < 126 ? 2 : length < 65536 ? 4 : 10
+  const frame = Buffer.allocUnsafe(header + length)
+  frame[0] = 0x80 | opcode // FIN, no RSV bits (no compression)
+  if (length < 126) {
+    frame[1] = length
+  } else if (length < 65536) {
+    frame[1] = 126
+    frame.writeUInt16BE(length, 2)
+  } else {
+    frame[1] = 127
+    frame.writeUInt32BE(Math.floor(length / 0x100000000), 2)
+    frame.writeUInt32BE(length >>> 0, 6)
+  }
+  // a string is encoded straight into the frame: no intermediate Buffer, no concat
+  if (typeof payload === 'string') frame.write(payload, header)
+  else frame.set(payload, header)
+  return frame
+}
+
+/**
+ * Whether frames may be written to this socket as raw bytes at all: a server socket (no
+ * masking) that negotiated no extension (no permessage-deflate). Fixed once it is open.
+ */
+export function acceptsRawFrames (socket: WebSocket): boolean {
+  const internals = socket as unknown as WsInternals
+  return internals._isServer && Object.keys(internals._extensions).length === 0
+}
+
+/** Whether ws's sender is idle right now, so raw bytes written now keep their order. */
+export function senderIdle (socket: WebSocket): boolean {
+  const sender = (socket as unknown as WsInternals)._sender
+  return socket.readyState === socket.OPEN &&
+    sender !== null && sender !== undefined &&
+    sender._state === SENDER_IDLE &&
+    sender._queue.length === 0 &&
+    sender._firstFragment
 }
 
 /**
@@ -54,15 +89,7 @@ export function buildFrame (payload: Buffer, opcode: number): Buffer {
  * not negotiate permessage-deflate. Otherwise ws must frame the data itself to keep order.
  */
 export function canWriteFrame (socket: WebSocket): boolean {
-  const internals = socket as unknown as WsInternals
-  const sender = internals._sender
-  return socket.readyState === socket.OPEN &&
-    internals._isServer &&
-    sender !== null && sender !== undefined &&
-    sender._state === SENDER_IDLE &&
-    sender._queue.length === 0 &&
-    sender._firstFragment &&
-    Object.keys(internals._extensions).length === 0
+  return senderIdle(socket) && acceptsRawFrames(socket)
 }
 
 export interface FrameFallback {

@@ -70,10 +70,7 @@ export class PubSubMessage {
 
   /** The unmasked websocket frame, built on first use and reused for every socket. */
   get frame (): Buffer {
-    this.#frame ??= buildFrame(
-      typeof this.data === 'string' ? Buffer.from(this.data) : this.data,
-      this.binary ? OPCODE_BINARY : OPCODE_TEXT
-    )
+    this.#frame ??= buildFrame(this.data, this.binary ? OPCODE_BINARY : OPCODE_TEXT)
     return this.#frame
   }
 

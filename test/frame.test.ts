@@ -91,3 +91,13 @@ t.test('a closed socket gets nothing and no throw', async (t) => {
   await once(server, 'close')
   t.equal(writeFrame(server, buildFrame(Buffer.from('later'), OPCODE_TEXT), { data: 'later', binary: false }), false)
 })
+
+t.test('buildFrame encodes strings straight into the frame, byte for byte like ws', async (t) => {
+  for (const text of ['', 'hi', 'héllo wörld ✓', 'x'.repeat(125), 'é'.repeat(100), 'y'.repeat(70000)]) {
+    const ours = buildFrame(text, OPCODE_TEXT)
+    const theirs = Buffer.concat(Sender.frame(Buffer.from(text), { fin: true, opcode: OPCODE_TEXT, mask: false, readOnly: true, rsv1: false }))
+    t.ok(ours.equals(theirs), `${Buffer.byteLength(text)} bytes`)
+  }
+  const bytes = new Uint8Array([1, 2, 3])
+  t.ok(buildFrame(bytes, OPCODE_BINARY).equals(Buffer.from([0x82, 3, 1, 2, 3])), 'a Uint8Array too')
+})

@@ -44,8 +44,9 @@ export class Connection implements OutboxOwner {
   /** A server socket without extensions takes frames we build (see frame.ts). */
   readonly rawFrames: boolean
   private awaitingDrain = false
-  // Made on first use: most connections never subscribe or see a shutdown.
-  private subscriptions: Map<string, ConnectionSubscriber> | null = null
+  // Made on first use: most connections never subscribe or see a shutdown. One subscription
+  // (the common case) is kept as is; a Map only from the second on (memory per connection).
+  private subscriptions: ConnectionSubscriber | Map<string, ConnectionSubscriber> | null = null
   private closedWaiters: Array<() => void> | null = null
   private isClosed = false
 
@@ -152,17 +153,33 @@ export class Connection implements OutboxOwner {
   subscribe (channel: string, handler?: SubscriptionHandler): Promise<void> {
     if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve()
     this.unsubscribe(channel)
-    const subscriber = new ConnectionSubscriber(this, handler)
-    ;(this.subscriptions ??= new Map()).set(channel, subscriber)
+    const subscriber = new ConnectionSubscriber(this, channel, handler)
+    const current = this.subscriptions
+    if (current === null) {
+      this.subscriptions = subscriber
+    } else if (current instanceof Map) {
+      current.set(channel, subscriber)
+    } else {
+      this.subscriptions = new Map([[current.channel, current], [channel, subscriber]])
+    }
     return this.context.pubsub.subscribe(channel, subscriber)
   }
 
   unsubscribe (channel: string): void {
-    const subscriber = this.subscriptions?.get(channel)
+    const current = this.subscriptions
+    if (current === null) return
+    const subscriber = current instanceof Map ? current.get(channel) : current.channel === channel ? current : undefined
     if (subscriber === undefined) return
     subscriber.live = false // a message already in flight must not reach it
-    this.subscriptions!.delete(channel)
+    if (current instanceof Map) current.delete(channel)
+    else this.subscriptions = null
     void this.context.pubsub.unsubscribe(channel, subscriber)
+  }
+
+  private subscribedChannels (): string[] {
+    const current = this.subscriptions
+    if (current === null) return []
+    return current instanceof Map ? [...current.keys()] : [current.channel]
   }
 
   /** Resolves once the socket closed and `onClose` was queued. */
@@ -187,7 +204,7 @@ export class Connection implements OutboxOwner {
   onSocketClosed (): void {
     this.isClosed = true
     this.context.connections.delete(this)
-    if (this.subscriptions !== null) for (const channel of [...this.subscriptions.keys()]) this.unsubscribe(channel)
+    for (const channel of this.subscribedChannels()) this.unsubscribe(channel)
     if (this.table.hooks.has('onClose')) this.queue.push(() => this.controller.onClose!())
     const waiters = this.closedWaiters
     this.closedWaiters = null
@@ -198,7 +215,11 @@ export class Connection implements OutboxOwner {
 /** A connection's subscription: forwards to the client, or runs its handler in the connection's queue. */
 class ConnectionSubscriber implements Subscriber {
   live = true
-  constructor (private readonly connection: Connection, private readonly handler: SubscriptionHandler | undefined) {}
+  constructor (
+    private readonly connection: Connection,
+    readonly channel: string,
+    private readonly handler: SubscriptionHandler | undefined
+  ) {}
 
   deliver (message: PubSubMessage): void {
     if (!this.live) return

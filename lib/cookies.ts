@@ -15,6 +15,17 @@ interface CookieApp {
   signCookie?: (value: string) => string
 }
 
+// @fastify/cookie gives every reply a Map of pending Set-Cookie values. @fastify/websocket keeps
+// an upgraded request's reply alive as long as the socket, so that Map — empty, and never used
+// again once the 101 is out — would cost about 170 bytes per open connection.
+let setCookiesKey: symbol | undefined
+function releaseSetCookieMap (reply: FastifyReply): void {
+  setCookiesKey ??= Object.getOwnPropertySymbols(reply).find((s) => s.description === 'fastify.reply.setCookies')
+  if (setCookiesKey !== undefined && Object.hasOwn(reply, setCookiesKey)) {
+    (reply as unknown as Record<symbol, unknown>)[setCookiesKey] = null
+  }
+}
+
 export class Cookies {
   /**
    * `upgradeHeaders` is set for a websocket upgrade: cookies set then go both on the
@@ -29,6 +40,7 @@ export class Cookies {
 
   /** Once the 101 is sent: nothing more can be set, and the reply need not stay in memory. */
   seal (): void {
+    if (this.reply !== null) releaseSetCookieMap(this.reply)
     this.reply = null
     this.upgradeHeaders = null
   }

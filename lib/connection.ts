@@ -11,8 +11,11 @@ import type { PubSubMessage, Subscriber } from './pubsub.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
 import { acceptsRawFrames, buildFrame, senderIdle, OPCODE_BINARY, OPCODE_TEXT } from './frame.js'
 
-/** A connection-bound subscription handler, called with the message and the channel as published. */
-export type SubscriptionHandler = (message: any, channel: string) => unknown
+/**
+ * A subscription handler, called with the message (string, Buffer or parsed JSON, shared:
+ * read-only) and the channel as published. `T` is what the app publishes on that channel.
+ */
+export type SubscriptionHandler<T = unknown> = (message: T, channel: string) => unknown
 
 type Hooks = Controller & Partial<{
   onOpen (): unknown
@@ -150,7 +153,7 @@ export class Connection implements OutboxOwner {
     this.context.outboxes.add(this, message)
   }
 
-  subscribe (channel: string, handler?: SubscriptionHandler): Promise<void> {
+  subscribe (channel: string, handler?: SubscriptionHandler<any>): Promise<void> {
     if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve()
     this.unsubscribe(channel)
     const subscriber = new ConnectionSubscriber(this, channel, handler)
@@ -218,7 +221,7 @@ class ConnectionSubscriber implements Subscriber {
   constructor (
     private readonly connection: Connection,
     readonly channel: string,
-    private readonly handler: SubscriptionHandler | undefined
+    private readonly handler: SubscriptionHandler<any> | undefined
   ) {}
 
   deliver (message: PubSubMessage): void {

@@ -94,7 +94,7 @@ export class Controller<P extends Params = Params> {
    * handler, messages are written to the client; with one, it runs instead. Replaces an
    * earlier subscription to the same channel. Resolves once the subscription is active.
    */
-  subscribe (channel: string, handler?: SubscriptionHandler): Promise<void> {
+  subscribe<T = unknown> (channel: string, handler?: SubscriptionHandler<T>): Promise<void> {
     const connection = this[kConnection]
     if (!connection) return Promise.reject(new PLZ_ERR_NOT_CONNECTED('subscribe'))
     return connection.subscribe(channel, handler)

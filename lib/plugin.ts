@@ -15,10 +15,10 @@ import { PLZ_ERR_WEBSOCKET_REGISTERED } from './errors.js'
 import { registerClientRoute } from './client-route.js'
 import { PubSub, type Subscriber } from './pubsub.js'
 import { OutboxScheduler } from './outbox.js'
-import type { Connection } from './connection.js'
+import type { Connection, SubscriptionHandler } from './connection.js'
 
-/** A connectionless subscription handler. */
-export type MessageHandler = (message: any, channel: string) => unknown
+/** A connectionless subscription handler (see SubscriptionHandler). */
+export type MessageHandler<T = unknown> = SubscriptionHandler<T>
 
 /** `app.plezi`: bound to the Fastify instance it is read from, so routes respect encapsulation. */
 export interface PleziApi {
@@ -27,7 +27,7 @@ export interface PleziApi {
   /** Publishes to every subscriber of `channel`, in every process sharing the engine. */
   publish (channel: string, message: unknown): Promise<boolean>
   /** A connectionless subscription; resolves to a function that ends it. */
-  subscribe (pattern: string, handler: MessageHandler): Promise<() => void>
+  subscribe<T = unknown> (pattern: string, handler: MessageHandler<T>): Promise<() => void>
 }
 
 declare module 'fastify' {
@@ -37,7 +37,7 @@ declare module 'fastify' {
 }
 
 /** `app.plezi.subscribe()`: a subscription without a websocket; errors are logged. */
-async function subscribeConnectionless (context: AppContext, pattern: string, handler: MessageHandler): Promise<() => void> {
+async function subscribeConnectionless (context: AppContext, pattern: string, handler: MessageHandler<any>): Promise<() => void> {
   if (typeof handler !== 'function') throw new TypeError('app.plezi.subscribe(pattern, handler): handler must be a function')
   const fail = (err: unknown): void => { context.log.error({ err, pattern }, 'fastify-plezi: subscription handler failed') }
   const subscriber: Subscriber = {

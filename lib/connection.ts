@@ -44,8 +44,8 @@ export class Connection implements OutboxOwner {
   refusing = false
   /** Published messages waiting for this turn's flush (see outbox.ts). */
   outbox: PubSubMessage[] | null = null
-  /** A server socket without extensions takes frames we build (see frame.ts). */
-  readonly rawFrames: boolean
+  // A server socket without extensions takes frames we build (see frame.ts); fixed once open.
+  private readonly rawFrames: boolean
   private awaitingDrain = false
   // Made on first use: most connections never subscribe or see a shutdown. One subscription
   // (the common case) is kept as is; a Map only from the second on (memory per connection).
@@ -93,7 +93,7 @@ export class Connection implements OutboxOwner {
     } else if (data instanceof Uint8Array) {
       this.send(data, OPCODE_BINARY)
     } else if (data instanceof ArrayBuffer) {
-      socket.send(data, { binary: true })
+      this.send(new Uint8Array(data), OPCODE_BINARY)
     } else if (data === undefined) {
       return false
     } else {
@@ -103,8 +103,13 @@ export class Connection implements OutboxOwner {
     return true
   }
 
+  /** Whether frames we built may be written to the TCP socket now, in order with ws's own. */
+  rawWritable (): boolean {
+    return this.rawFrames && senderIdle(this.socket)
+  }
+
   private send (data: string | Uint8Array, opcode: number): void {
-    if (this.rawFrames && data.length <= DIRECT_WRITE_MAX && senderIdle(this.socket)) {
+    if (data.length <= DIRECT_WRITE_MAX && this.rawWritable()) {
       this.rawSocket.write(buildFrame(data, opcode))
     } else {
       this.socket.send(data, { binary: opcode === OPCODE_BINARY })
@@ -219,21 +224,20 @@ export class Connection implements OutboxOwner {
 class ConnectionSubscriber implements Subscriber {
   live = true
   constructor (
-    private readonly connection: Connection,
+    readonly connection: Connection,
     readonly channel: string,
-    private readonly handler: SubscriptionHandler<any> | undefined
+    readonly handler: SubscriptionHandler<any> | undefined
   ) {}
 
   deliver (message: PubSubMessage): void {
     if (!this.live) return
-    const connection = this.connection
-    const handler = this.handler
-    if (handler === undefined) {
-      connection.writeMessage(message)
-    } else {
-      connection.queue.push(() => this.live ? handler.call(connection.controller, message.value, message.channel) : undefined)
-    }
+    if (this.handler === undefined) this.connection.writeMessage(message)
+    else this.connection.queue.push(runHandler, this, message) // in the connection's order, no closure per message
   }
+}
+
+function runHandler (this: ConnectionSubscriber, message: PubSubMessage): unknown {
+  return this.live ? this.handler!.call(this.connection.controller, message.value, message.channel) : undefined
 }
 
 // Module-level listeners (not closures per connection): they find the connection on the socket.

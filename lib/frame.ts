@@ -1,6 +1,7 @@
 // The one module that reaches into `ws` internals (checked against ws 8.23; test/frame.test.ts
-// fails when they change). Fan-out builds a websocket frame once per message and writes the
-// same bytes to every socket, instead of letting `ws` re-frame the payload per socket.
+// fails when they change). We build frames ourselves — once per published message for all its
+// subscribers, and in one buffer for small writes — and write them to the TCP socket while
+// ws's sender is idle, so the bytes keep their place among what ws itself sends.
 import * as wsModule from 'ws'
 import type { WebSocket } from 'ws'
 
@@ -25,7 +26,6 @@ export interface WsSenderInternals {
   _state: number
   _queue: unknown[]
   _firstFragment: boolean
-  sendFrame(list: Buffer[], cb?: (err?: Error) => void): void
 }
 
 interface WsInternals {
@@ -81,31 +81,4 @@ export function senderIdle (socket: WebSocket): boolean {
     sender._state === SENDER_IDLE &&
     sender._queue.length === 0 &&
     sender._firstFragment
-}
-
-/**
- * Whether a prebuilt frame may go straight to this socket: a server socket that is open, whose
- * sender is idle (not deflating, nothing queued, not inside a fragmented message) and that did
- * not negotiate permessage-deflate. Otherwise ws must frame the data itself to keep order.
- */
-export function canWriteFrame (socket: WebSocket): boolean {
-  return senderIdle(socket) && acceptsRawFrames(socket)
-}
-
-export interface FrameFallback {
-  data: string | Buffer
-  binary: boolean
-}
-
-/**
- * Writes the prebuilt frame when the socket allows it and returns true; otherwise sends
- * `fallback` through the public `ws` API (when the socket is open) and returns false.
- */
-export function writeFrame (socket: WebSocket, frame: Buffer, fallback: FrameFallback): boolean {
-  if (canWriteFrame(socket)) {
-    (socket as unknown as WsInternals)._sender!.sendFrame([frame])
-    return true
-  }
-  if (socket.readyState === socket.OPEN) socket.send(fallback.data, { binary: fallback.binary })
-  return false
 }

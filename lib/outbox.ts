@@ -3,15 +3,14 @@
 // poll phase, each socket gets one write (one syscall) instead of one per message.
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
-import { senderIdle } from './frame.js'
 import type { PubSubMessage } from './pubsub.js'
 
 export interface OutboxOwner {
   readonly socket: WebSocket
   /** The connection's raw TCP socket (the one `ws` writes to). */
   readonly rawSocket: Socket
-  /** Whether this socket takes prebuilt frames (a server socket without extensions). */
-  readonly rawFrames: boolean
+  /** Whether frames we built may be written to `rawSocket` right now (see frame.ts). */
+  rawWritable (): boolean
   /** Published messages waiting for the flush, or null. */
   outbox: PubSubMessage[] | null
   /** Called after the frames were written (limits, back-pressure). */
@@ -24,7 +23,7 @@ export function flushOutbox (owner: OutboxOwner): void {
   owner.outbox = null
   const socket = owner.socket
   if (messages === null || socket.readyState !== socket.OPEN) return
-  if (owner.rawFrames && senderIdle(socket)) {
+  if (owner.rawWritable()) {
     const raw = owner.rawSocket
     if (messages.length === 1) {
       raw.write(messages[0].frame)

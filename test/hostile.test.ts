@@ -83,3 +83,45 @@ t.test('thousands of generated frames: the server keeps answering a healthy clie
   t.same(ran.filter((r) => r !== 'onOpen' && r !== 'onClose' && r !== 'preConnect'), [], 'no forbidden handler ran')
   t.equal(({} as Record<string, unknown>).polluted, undefined)
 })
+
+t.test('AJAJ: hostile event names in a POST body run nothing and pollute nothing', async (t) => {
+  class Strict extends Controller {
+    static autoDispatch = true
+    ping () { return { event: 'pong' } }
+  }
+  const { app } = await build(t, (app) => {
+    app.plezi.route('/target', Target)
+    app.plezi.route('/strict', Strict)
+  })
+  ran.length = 0
+  for (const event of HOSTILE_EVENTS.slice(0, 36)) {
+    const res = await app.inject({ method: 'POST', url: '/target', payload: { event } })
+    // Target defines create(): an unknown event falls back to REST create, as the spec says
+    t.equal(res.statusCode, 404, `POST event ${JSON.stringify(event)} → create() → undefined → 404`)
+  }
+  t.same(ran.filter((r) => r !== 'create'), [], 'only the create() fallback ran, no hook or private method')
+  for (const event of ['__proto__', 'constructor', 'toString', 'onOpen', 'write', '_private']) {
+    const res = await app.inject({ method: 'POST', url: '/strict', payload: { event } })
+    t.equal(res.statusCode, 404)
+    t.same(res.json(), { event: '_err_', status: 404, error: 'unknown event', request: event })
+  }
+  const poisoned = await app.inject({
+    method: 'POST',
+    url: '/strict',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"event":"ping","__proto__":{"polluted":"yes"}}'
+  })
+  t.equal(poisoned.statusCode, 400, 'Fastify refuses a __proto__ key in a JSON body')
+  t.equal(poisoned.json().code, 'FST_ERR_CTP_INVALID_JSON_BODY')
+  const res = await app.inject({
+    method: 'POST',
+    url: '/strict',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"event":"ping","constructor":{"prototype":{"polluted":"yes"}}}'
+  })
+  t.equal(res.statusCode, 400, 'and a constructor.prototype key (Fastify 5 refuses both by default)')
+  const plain = await app.inject({ method: 'POST', url: '/strict', payload: { event: 'ping', constructor: 'just a string' } })
+  t.same(plain.json(), { event: 'pong' }, 'a plain "constructor" field is just data')
+  t.equal(({} as Record<string, unknown>).polluted, undefined)
+  t.equal((await app.inject({ method: 'POST', url: '/target', headers: { 'content-type': 'application/json' }, payload: '{"event":' })).statusCode, 400, 'bad JSON is a 400 from Fastify')
+})

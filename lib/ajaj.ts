@@ -3,30 +3,32 @@
 import type { FastifyReply } from 'fastify'
 import type { Controller } from './controller.js'
 import type { MethodTable } from './method-table.js'
-import { encodeReply, errorReply } from './dispatch.js'
+import { encodeReply, errorReply, eventIdOf, findHandler } from './dispatch.js'
 import { respond } from './respond.js'
 
 export async function runAjaj (controller: Controller, table: MethodTable, body: { event: string, _EID_?: unknown }, reply: FastifyReply): Promise<FastifyReply> {
   const event = body.event
-  const id = typeof body._EID_ === 'number' || typeof body._EID_ === 'string' ? body._EID_ : undefined
-  const handler = table.events.get(event) ?? table.unknown
-  if (handler === undefined) {
+  const id = eventIdOf(body)
+  const handler = findHandler(table, event)
+  if (handler === null) {
     // a REST body may well have a field called "event"
     const create = table.rest.get('create')
     if (create !== undefined) return respond(reply, create.call(controller))
     return reply.code(404).type('application/json; charset=utf-8').send(errorReply(404, event, id))
   }
   let value: unknown
+  let json: string | Buffer | Uint8Array | undefined
   try {
     value = await handler.call(controller, body)
+    // like a websocket reply: an object gets the request's _EID_ (a string is sent as JSON text)
+    json = typeof value === 'string' ? JSON.stringify(value) : encodeReply(value, id)
   } catch (err) {
+    // a throw, or a reply that cannot be serialised
     controller.log.error({ err, event }, 'fastify-plezi: AJAJ event handler failed')
     return reply.code(500).type('application/json; charset=utf-8').send(errorReply(500, event, id))
   }
   if (reply.sent) return reply
-  if (value === undefined || value === null || value === false) return reply.code(204).send()
+  if (json === undefined) return reply.code(204).send()
   if (value instanceof Uint8Array) return reply.type('application/octet-stream').send(value)
-  // like a websocket reply: an object gets the request's _EID_ (a string is sent as JSON text)
-  const json = typeof value === 'string' ? JSON.stringify(value) : encodeReply(value, id)
   return reply.type('application/json; charset=utf-8').send(json)
 }

@@ -16,7 +16,6 @@ export interface AppContext {
   readonly pubsub: PubSub
   /** Coalesces published frames per socket within a turn of the event loop. */
   readonly outboxes: OutboxScheduler
-  publish (channel: string, message: unknown): Promise<boolean>
 }
 
 // Which apps route a controller class, so `MyController.publish()` knows where to go.

@@ -107,14 +107,14 @@ export class Controller<P extends Params = Params> {
 
   /** Publishes to every subscriber of `channel`, in every process sharing the engine. */
   publish (channel: string, message: unknown): Promise<boolean> {
-    return this[kApp].publish(channel, message)
+    return this[kApp].pubsub.publish(channel, message)
   }
 
   /** Publishes through the app that routes this controller class. */
   static publish (channel: string, message: unknown): Promise<boolean> {
     const context = appFor(this)
     if (typeof context === 'string') throw new PLZ_ERR_NO_APP(this.name, context)
-    return context.publish(channel, message)
+    return context.pubsub.publish(channel, message)
   }
 }
 

@@ -54,7 +54,8 @@ function protocolError (connection: Connection, code: number, reason: string): v
   connection.queue.push(() => connection.close(code, reason))
 }
 
-function eventIdOf (message: EventMessage): EventId | undefined {
+/** The message's `_EID_` when it is one the protocol accepts (a number or a string). */
+export function eventIdOf (message: { _EID_?: unknown }): EventId | undefined {
   const id = message._EID_
   return typeof id === 'number' || typeof id === 'string' ? id : undefined
 }
@@ -81,11 +82,11 @@ function runEvent (this: Connection, message: EventMessage): unknown {
   }
   if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
     return (result as Promise<unknown>).then(
-      (value) => { sendReply(connection, value, id) },
+      (value) => { sendReply(connection, value, message.event, id) },
       (err) => { failed(connection, message.event, id, err) }
     )
   }
-  sendReply(connection, result, id)
+  sendReply(connection, result, message.event, id)
   return undefined
 }
 
@@ -103,8 +104,15 @@ export function errorReply (status: 404 | 500, event: string, id: EventId | unde
   return JSON.stringify(reply)
 }
 
-function sendReply (connection: Connection, value: unknown, id: EventId | undefined): void {
-  const frame = encodeReply(value, id)
+// A reply that cannot be serialised (a BigInt, a cycle) is the handler's failure: 500 `_err_`.
+function sendReply (connection: Connection, value: unknown, event: string, id: EventId | undefined): void {
+  let frame: ReturnType<typeof encodeReply>
+  try {
+    frame = encodeReply(value, id)
+  } catch (err) {
+    failed(connection, event, id, err)
+    return
+  }
   if (frame !== undefined) connection.write(frame)
 }
 

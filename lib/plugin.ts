@@ -80,8 +80,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     connections: new Set<Connection>(),
     closing: false,
     pubsub,
-    outboxes: new OutboxScheduler(),
-    publish: (channel, message) => pubsub.publish(channel, message)
+    outboxes: new OutboxScheduler()
   }
 
   await fastify.register(websocket, {
@@ -115,7 +114,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     if (!api) {
       api = {
         route: (path, Klass) => routeController(instance, context, path, Klass),
-        publish: (channel, message) => context.publish(channel, message),
+        publish: (channel, message) => pubsub.publish(channel, message),
         subscribe: (pattern, handler) => subscribeConnectionless(context, pattern, handler)
       }
       apis.set(instance, api)

@@ -20,6 +20,7 @@ class Calc extends Controller {
   boom () { throw new Error('handler exploded') }
   async asyncBoom () { await Promise.resolve(); throw new Error('async handler exploded') }
   ping () { return { event: 'pong' } }
+  unserialisable () { return { n: 1n } }
   _private () { return 'leak' }
 }
 
@@ -124,6 +125,11 @@ t.test('a throwing handler: logged, 500 _err_ without a stack, the connection st
   t.same(await c.json(), { event: '_err_', status: 500, request: 'asyncBoom' })
   c.send({ event: 'ping' })
   t.same(await c.json(), { event: 'pong' })
+  c.send({ event: 'unserialisable', _EID_: 'u' })
+  t.same(await c.json(), { event: '_ack_', _EID_: 'u' })
+  t.same(await c.json(), { event: '_err_', status: 500, request: 'unserialisable', _EID_: 'u' }, 'a reply that cannot be serialised is a 500')
+  c.send({ event: 'ping' })
+  t.same(await c.json(), { event: 'pong' }, 'and the connection goes on')
   t.ok(lines.some((l) => l.err?.message === 'handler exploded' && l.event === 'boom'), 'logged with the event name')
   t.ok(lines.some((l) => l.err?.message === 'async handler exploded'))
 })
@@ -206,6 +212,9 @@ t.test('AJAJ: POST /prefix with a JSON event runs the same handlers', async (t) 
   res = await post('/calc', { event: 'boom' })
   t.equal(res.statusCode, 500)
   t.same(res.json(), { event: '_err_', status: 500, request: 'boom' })
+  res = await post('/calc', { event: 'unserialisable', _EID_: 2 })
+  t.equal(res.statusCode, 500)
+  t.same(res.json(), { event: '_err_', status: 500, request: 'unserialisable', _EID_: 2 })
   res = await post('/strict', { event: '_private' })
   t.equal(res.statusCode, 404)
   t.same(res.json(), { event: '_err_', status: 404, error: 'unknown event', request: '_private' })

@@ -110,8 +110,8 @@ export function routeController (instance: FastifyInstance, context: AppContext,
       reply.callNotFound()
       return reply
     }
-    const pending: PendingUpgrade = { controller: null, headers: [] }
-    const controller = build(request, reply, pending.headers, false)
+    const headers: string[] = [] // Set-Cookie lines from this.cookies, for the 101
+    const controller = build(request, reply, headers, false)
     if (table.hooks.has('preConnect')) {
       let accepted: unknown
       try {
@@ -124,9 +124,8 @@ export function routeController (instance: FastifyInstance, context: AppContext,
       if (accepted === false) return reply.code(reply.statusCode >= 400 ? reply.statusCode : 403).send()
       if (context.closing) return reply.code(503).send()
     }
-    pending.controller = controller
-    pending.headers.push(...upgradeHeaders(reply, request.log))
-    ;(request.raw as typeof request.raw & { [kUpgrade]?: PendingUpgrade })[kUpgrade] = pending
+    headers.push(...upgradeHeaders(reply, request.log))
+    ;(request.raw as typeof request.raw & { [kUpgrade]?: PendingUpgrade })[kUpgrade] = { controller, headers }
     return undefined
   }
 

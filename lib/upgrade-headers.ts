@@ -8,7 +8,7 @@ import type { Controller } from './controller.js'
 export const kUpgrade = Symbol('plezi.upgrade')
 
 export interface PendingUpgrade {
-  controller: Controller | null
+  controller: Controller
   /** Full header lines (`Name: value`) for the 101. */
   headers: string[]
 }

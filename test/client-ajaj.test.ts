@@ -4,7 +4,7 @@ import t from 'tap'
 import { createServer } from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import { fixture, holdOpen, next, opened } from './client-helpers.js'
+import { fixture, unackedClient, next } from './client-helpers.js'
 import type { Message } from '../client/index.js'
 
 t.test('ajaj.emit POSTs the event; the JSON reply is dispatched to handlers', async (t) => {
@@ -57,12 +57,7 @@ t.test('a reply that is not JSON is logged', async (t) => {
 })
 
 t.test('ajaj.auto: an event without ack in time is sent again over AJAJ', async (t) => {
-  const f = fixture(t)
-  const { url } = await f.start()
-  const release = holdOpen() // no ack over the websocket
-  t.teardown(release)
-  const client = f.client(url)
-  await opened(client)
+  const { client } = await unackedClient(t) // the server acks nothing until released
   client.ajaj.auto = true
   client.log_events = true
   const logs = t.capture(console, 'log')
@@ -73,12 +68,7 @@ t.test('ajaj.auto: an event without ack in time is sent again over AJAJ', async 
 })
 
 t.test('ajaj.auto: ontimeout runs when AJAJ fails too', async (t) => {
-  const f = fixture(t)
-  const { url } = await f.start()
-  const release = holdOpen()
-  t.teardown(release)
-  const client = f.client(url)
-  await opened(client)
+  const { client } = await unackedClient(t) // the server acks nothing until released
   client.ajaj.auto = true
   client.ajaj.url += '/nowhere/at/all'
   const timedOut = new Promise<Message>((resolve) => { client.ontimeout = resolve })

@@ -1,7 +1,7 @@
 // PleziClient against the real plugin: emit with ack, ack timeout, event handlers, unknown,
 // on/off, sendraw, readyState/connected, log_events.
 import t from 'tap'
-import { fixture, holdOpen, next, opened, type CalcEvents, type CalcPushes } from './client-helpers.js'
+import { fixture, unackedClient, next, opened, type CalcEvents, type CalcPushes } from './client-helpers.js'
 import type { Message, PleziClient } from '../client/index.js'
 
 type Client = PleziClient<CalcPushes, CalcEvents>
@@ -37,11 +37,7 @@ t.test('emit without callback or timeout sends no _EID_', async (t) => {
 })
 
 t.test('no ack in time: the timeout callback runs, a late ack is ignored', async (t) => {
-  const f = fixture(t)
-  const { url } = await f.start()
-  const release = holdOpen() // the server acks nothing until onOpen returns
-  const client = f.client(url)
-  await opened(client)
+  const { client, release } = await unackedClient(t) // the server acks nothing until released
   let acks = 0
   const timedOut = new Promise<[Message, unknown]>((resolve) => {
     client.emit({ event: 'sum', a: 1, b: 1 }, () => { acks++ }, (ev, c) => resolve([ev, c]), 30)
@@ -55,12 +51,7 @@ t.test('no ack in time: the timeout callback runs, a late ack is ignored', async
 })
 
 t.test('emit_timeout gives every emit an _EID_; ontimeout is the default timeout handler', async (t) => {
-  const f = fixture(t)
-  const { url } = await f.start()
-  const release = holdOpen()
-  t.teardown(release)
-  const client = f.client(url)
-  await opened(client)
+  const { client } = await unackedClient(t) // the server acks nothing until released
   client.emit_timeout = 20
   const timedOut = new Promise<Message>((resolve) => { client.ontimeout = resolve })
   const ev: Message & { event: 'note', n: number } = { event: 'note', n: 1 }
@@ -70,12 +61,7 @@ t.test('emit_timeout gives every emit an _EID_; ontimeout is the default timeout
 })
 
 t.test('the default ontimeout warns', async (t) => {
-  const f = fixture(t)
-  const { url } = await f.start()
-  const release = holdOpen()
-  t.teardown(release)
-  const client = f.client(url)
-  await opened(client)
+  const { client } = await unackedClient(t) // the server acks nothing until released
   const warnings = t.capture(console, 'warn')
   const done = new Promise<void>((resolve) => {
     client.emit({ event: 'note', n: 1 }, () => {}, (ev, c) => { (c as Client).ontimeout(ev); resolve() }, 10)

@@ -93,6 +93,20 @@ export function opened (client: PleziClient<CalcPushes, CalcEvents>): Promise<un
   return new Promise((resolve) => { client.onopen = resolve })
 }
 
+/**
+ * An open client on a server that acks nothing yet (its onOpen is held): for timeout tests.
+ * `release` lets the server go on; it also runs at teardown.
+ */
+export async function unackedClient (t: Test): Promise<{ client: PleziClient<CalcPushes, CalcEvents>, release: () => void }> {
+  const f = fixture(t)
+  const { url } = await f.start()
+  const release = holdOpen()
+  t.teardown(release)
+  const client = f.client(url)
+  await opened(client)
+  return { client, release }
+}
+
 /** Resolves with the next `onclose` of the client. */
 export function closed (client: PleziClient<CalcPushes, CalcEvents>): Promise<{ code: number }> {
   return new Promise((resolve) => { client.onclose = resolve })

@@ -1,6 +1,6 @@
 // PleziClient.request against the real plugin: replies matched by _EID_, rejections.
 import t from 'tap'
-import { fixture, holdOpen, opened } from './client-helpers.js'
+import { fixture, unackedClient, opened } from './client-helpers.js'
 import type { Message, RequestError } from '../client/index.js'
 
 t.test('request resolves with the reply that carries its _EID_, not through handlers', async (t) => {
@@ -35,11 +35,7 @@ t.test('request rejects on an _err_ reply', async (t) => {
 })
 
 t.test('request rejects on timeout; a late reply is ignored', async (t) => {
-  const f = fixture(t)
-  const { url } = await f.start()
-  const release = holdOpen()
-  const client = f.client(url)
-  await opened(client)
+  const { client, release } = await unackedClient(t) // the server acks nothing until released
   const unknown: unknown[] = []
   client.unknown = (msg) => { unknown.push(msg) }
   await t.rejects(client.request({ event: 'sum', a: 1, b: 1 }, { timeout: 20 }), { code: 'timeout' })

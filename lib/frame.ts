@@ -2,24 +2,10 @@
 // fails when they change). We build frames ourselves — once per published message for all its
 // subscribers, and in one buffer for small writes — and write them to the TCP socket while
 // ws's sender is idle, so the bytes keep their place among what ws itself sends.
-import * as wsModule from 'ws'
 import type { WebSocket } from 'ws'
 
 export const OPCODE_TEXT = 1
 export const OPCODE_BINARY = 2
-
-interface FrameOptions {
-  fin: boolean
-  opcode: number
-  mask: boolean
-  readOnly: boolean
-  rsv1: boolean
-}
-
-// @types/ws does not declare the Sender class that ws exports.
-interface SenderClass {
-  frame(data: Buffer, options: FrameOptions): Buffer[]
-}
 
 // The parts of ws's per-socket Sender we rely on (see node_modules/ws/lib/sender.js).
 export interface WsSenderInternals {
@@ -34,8 +20,6 @@ interface WsInternals {
   _extensions: Record<string, unknown>
 }
 
-/** ws's Sender, for tests that assert it is still there. */
-export const Sender = (wsModule as unknown as { Sender: SenderClass }).Sender
 /** Sender state in which it writes straight to the socket instead of queueing. */
 export const SENDER_IDLE = 0
 

@@ -2,7 +2,13 @@
 import t from 'tap'
 import { once } from 'node:events'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
-import { acceptsRawFrames, buildFrame, OPCODE_BINARY, OPCODE_TEXT, Sender, SENDER_IDLE, senderIdle, type WsSenderInternals } from '../lib/frame.js'
+import * as wsModule from 'ws'
+import { acceptsRawFrames, buildFrame, OPCODE_BINARY, OPCODE_TEXT, SENDER_IDLE, senderIdle, type WsSenderInternals } from '../lib/frame.js'
+
+// @types/ws does not declare the Sender class that ws exports; its frame() is the reference
+// our buildFrame must match byte for byte.
+type FrameOptions = { fin: boolean, opcode: number, mask: boolean, readOnly: boolean, rsv1: boolean }
+const Sender = (wsModule as unknown as { Sender: { frame (data: Buffer, options: FrameOptions): Buffer[] } }).Sender
 
 type Test = import('tap').Test
 

@@ -1,9 +1,9 @@
 // The per-app state shared by routes, connections and controllers of one registration.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { ResolvedOptions } from './options.js'
-import type { Connection } from './connection.js'
-import type { PubSub } from './pubsub.js'
-import type { OutboxScheduler } from './outbox.js'
+import type { Connection } from './websocket/connection.js'
+import type { PubSub } from './pubsub/pubsub.js'
+import type { OutboxScheduler } from './websocket/outbox.js'
 
 export interface AppContext {
   readonly app: FastifyInstance

@@ -1,9 +1,27 @@
 // The base class of every controller: one instance per HTTP request or websocket connection.
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import type { Cookies } from './cookies.js'
-import type { Connection, SubscriptionHandler } from './connection.js'
+import type { Cookies } from './http/cookies.js'
 import { appFor, type AppContext } from './context.js'
 import { PLZ_ERR_NO_APP, PLZ_ERR_NOT_CONNECTED } from './errors.js'
+
+/**
+ * A subscription handler, called with the message (string, Buffer or parsed JSON, shared:
+ * read-only) and the channel as published. `T` is what the app publishes on that channel.
+ */
+export type SubscriptionHandler<T = unknown> = (message: T, channel: string) => unknown
+
+/**
+ * What a controller needs from the transport it is attached to (a websocket connection today):
+ * the controller talks to this port, never to the transport's internals.
+ */
+export interface ConnectionPort {
+  readonly isOpen: boolean
+  readonly pending: number
+  write (data: Writable): boolean
+  close (code?: number, reason?: string): void
+  subscribe (channel: string, handler?: SubscriptionHandler<any>): Promise<void>
+  unsubscribe (channel: string): void
+}
 
 /** Route params merged with the query string and, for HTTP, a JSON or form body. */
 export type Params = Record<string, unknown>
@@ -35,7 +53,7 @@ export function createController<C extends Controller> (Klass: new () => C, cont
   }
 }
 
-export function attachConnection (controller: Controller, connection: Connection): void {
+export function attachConnection (controller: Controller, connection: ConnectionPort): void {
   controller[kConnection] = connection
   controller.reply = null // the 101 is gone: nothing can be sent through it any more
   controller.cookies.seal()
@@ -53,7 +71,7 @@ export class Controller<P extends Params = Params> {
   cookies: Cookies
   log: FastifyBaseLogger
   /** @internal */
-  [kConnection]: Connection | null = null
+  [kConnection]: ConnectionPort | null = null
   /** @internal */
   readonly [kApp]: AppContext
 

@@ -19,6 +19,12 @@ export const PLZ_ERR_COOKIES_SENT = createError(
   'PLZ_ERR_COOKIES_SENT',
   'fastify-plezi: cookies can be set in HTTP actions and in preConnect only; the headers of this connection were already sent'
 )
+/** A channel that is not a non-empty string, or a literal channel with the wildcards `+` / `#`. */
+export const PLZ_ERR_CHANNEL = createError('PLZ_ERR_CHANNEL', 'fastify-plezi: %s', 500, TypeError)
+/** A message (published or written) that has no wire form. */
+export const PLZ_ERR_MESSAGE = createError('PLZ_ERR_MESSAGE', 'fastify-plezi: %s', 500, TypeError)
+/** The pub/sub engine (Redis) could not be reached at `register`. */
+export const PLZ_ERR_ENGINE = createError('PLZ_ERR_ENGINE', 'fastify-plezi: %s')
 
 export const errorCodes = {
   PLZ_ERR_OPTION,
@@ -26,5 +32,8 @@ export const errorCodes = {
   PLZ_ERR_WEBSOCKET_REGISTERED,
   PLZ_ERR_NO_APP,
   PLZ_ERR_NOT_CONNECTED,
-  PLZ_ERR_COOKIES_SENT
+  PLZ_ERR_COOKIES_SENT,
+  PLZ_ERR_CHANNEL,
+  PLZ_ERR_MESSAGE,
+  PLZ_ERR_ENGINE
 }

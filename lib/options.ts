@@ -33,6 +33,8 @@ export interface PleziOptions {
   allowedOrigins?: string[] | OriginCheck
   /** How long, in ms, `onShutdown` handlers and flushing may take on `app.close()` (default 5000). */
   shutdownTimeout?: number
+  /** Messages of one connection waiting for its handlers before its socket stops being read (default 1000). */
+  maxBacklog?: number
 }
 
 export interface ResolvedOptions {
@@ -45,11 +47,12 @@ export interface ResolvedOptions {
   maxBufferedAmount: number
   allowedOrigins: OriginCheck | undefined
   shutdownTimeout: number
+  maxBacklog: number
 }
 
 const KNOWN = new Set([
   'redis', 'emitter', 'appName', 'clientPath', 'maxPayload', 'pingInterval',
-  'maxBufferedAmount', 'allowedOrigins', 'shutdownTimeout'
+  'maxBufferedAmount', 'allowedOrigins', 'shutdownTimeout', 'maxBacklog'
 ])
 
 // Fastify passes these to every plugin; they are not ours to reject.
@@ -60,7 +63,8 @@ export const DEFAULTS = {
   maxPayload: 1024 * 1024,
   pingInterval: 30_000,
   maxBufferedAmount: 8 * 1024 * 1024,
-  shutdownTimeout: 5000
+  shutdownTimeout: 5000,
+  maxBacklog: 1000
 } as const
 
 function fail (option: string, message: string): never {
@@ -160,7 +164,8 @@ export function resolveOptions (options: unknown, log?: FastifyBaseLogger, env: 
     pingInterval: integer('pingInterval', opts.pingInterval, DEFAULTS.pingInterval, 0),
     maxBufferedAmount: integer('maxBufferedAmount', opts.maxBufferedAmount, DEFAULTS.maxBufferedAmount, 1),
     allowedOrigins: allowedOrigins(opts.allowedOrigins),
-    shutdownTimeout: integer('shutdownTimeout', opts.shutdownTimeout, DEFAULTS.shutdownTimeout, 0)
+    shutdownTimeout: integer('shutdownTimeout', opts.shutdownTimeout, DEFAULTS.shutdownTimeout, 0),
+    maxBacklog: integer('maxBacklog', opts.maxBacklog, DEFAULTS.maxBacklog, 1)
   }
   if (log && resolved.pingInterval > 0 && resolved.pingInterval < 1000) {
     log.warn({ pingInterval: resolved.pingInterval }, 'fastify-plezi: pingInterval below 1000 ms ends connections that are merely slow')

@@ -5,7 +5,7 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { etagMatches, registerClientRoute } from '../lib/client-route.js'
+import { etagMatches, registerClientRoute } from '../lib/http/client-route.js'
 
 async function bundleFile (t: { teardown (fn: () => unknown): void }, body: string): Promise<URL> {
   const dir = await mkdtemp(join(tmpdir(), 'plezi-client-'))

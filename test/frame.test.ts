@@ -1,9 +1,9 @@
-// lib/frame.ts reaches into ws internals: these tests fail when ws changes underneath.
+// lib/websocket/frame.ts reaches into ws internals: these tests fail when ws changes underneath.
 import t from 'tap'
 import { once } from 'node:events'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import * as wsModule from 'ws'
-import { acceptsRawFrames, buildFrame, OPCODE_BINARY, OPCODE_TEXT, SENDER_IDLE, senderIdle, type WsSenderInternals } from '../lib/frame.js'
+import { acceptsRawFrames, buildFrame, OPCODE_BINARY, OPCODE_TEXT, SENDER_IDLE, senderIdle, type WsSenderInternals } from '../lib/websocket/frame.js'
 
 // @types/ws does not declare the Sender class that ws exports; its frame() is the reference
 // our buildFrame must match byte for byte.
@@ -12,7 +12,7 @@ const Sender = (wsModule as unknown as { Sender: { frame (data: Buffer, options:
 
 type Test = import('tap').Test
 
-// What lib/connection.ts and lib/outbox.ts do: our frame on the TCP socket when ws allows it,
+// What lib/websocket/connection.ts and lib/websocket/outbox.ts do: our frame on the TCP socket when ws allows it,
 // else ws frames the data itself. Returns whether the prebuilt frame was written.
 function writeFrame (socket: WebSocket, frame: Buffer, fallback: { data: string | Buffer, binary: boolean }): boolean {
   if (acceptsRawFrames(socket) && senderIdle(socket)) {

@@ -2,7 +2,7 @@
 // the three publish forms, wildcards, appName scoping, frame-once fan-out, engine life cycle.
 import t from 'tap'
 import Fastify from 'fastify'
-import { PubSubMessage } from '../lib/pubsub.js'
+import { PubSubMessage } from '../lib/pubsub/pubsub.js'
 import mqemitter from 'mqemitter'
 import plezi, { Controller, type EventMessage } from '../lib/index.js'
 import { build, connect, deferred, type Client } from './helpers.js'

@@ -5,7 +5,7 @@ import t from 'tap'
 import { fork, type ChildProcess } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { PubSub } from '../lib/pubsub.js'
+import { PubSub } from '../lib/pubsub/pubsub.js'
 import { Collector, RecordingLog, REDIS_URL, ciRequiresRedis, redisAnswers, uniqueAppName } from './fixtures/pubsub-helpers.js'
 import type { ChildReport, ParentCommand } from './fixtures/pubsub-child.js'
 

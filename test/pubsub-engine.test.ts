@@ -4,7 +4,7 @@
 import t from 'tap'
 import mqemitter from 'mqemitter'
 import MQEmitterRedis from 'mqemitter-redis'
-import { PubSub, type Emitter, type PubSubMessage, type Subscriber } from '../lib/pubsub.js'
+import { PubSub, type Emitter, type PubSubMessage, type Subscriber } from '../lib/pubsub/pubsub.js'
 import { Collector, RecordingLog, REDIS_URL, ciRequiresRedis, redisAnswers, redisCommand, uniqueAppName } from './fixtures/pubsub-helpers.js'
 
 type Test = import('tap').Test

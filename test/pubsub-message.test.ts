@@ -1,6 +1,6 @@
 // PubSubMessage: encoded once at publish, decoded and framed lazily and only once.
 import t from 'tap'
-import { PubSubMessage } from '../lib/pubsub.js'
+import { PubSubMessage } from '../lib/pubsub/pubsub.js'
 
 t.test('kinds from publisher values', async (t) => {
   t.equal(PubSubMessage.from('c', 'text').kind, 'string')

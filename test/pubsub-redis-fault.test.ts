@@ -2,7 +2,7 @@
 // and are logged, local delivery goes on, nothing crashes; after a restart on the same port,
 // cross-instance delivery resumes without restarting PubSub.
 import t from 'tap'
-import { PubSub } from '../lib/pubsub.js'
+import { PubSub } from '../lib/pubsub/pubsub.js'
 import { Collector, PrivateRedis, RecordingLog, ciRequiresRedis, freePort, uniqueAppName } from './fixtures/pubsub-helpers.js'
 import { spawnSync } from 'node:child_process'
 

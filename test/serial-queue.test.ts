@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SerialQueue } from '../lib/serial-queue.js'
+import { SerialQueue } from '../lib/websocket/serial-queue.js'
 
 t.test('tasks run in order, one at a time, sync ones at once', async (t) => {
   const errors: unknown[] = []

@@ -3,7 +3,7 @@
 // server's 'headers' event, stashed on the raw request.
 import type { IncomingMessage } from 'node:http'
 import type { FastifyBaseLogger, FastifyReply } from 'fastify'
-import type { Controller } from './controller.js'
+import type { Controller } from '../controller.js'
 
 export const kUpgrade = Symbol('plezi.upgrade')
 

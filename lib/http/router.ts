@@ -2,16 +2,16 @@
 // other verbs per controller, resolving REST actions from tables built once per class.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
-import { Controller, CONTROLLER_INSTANCE_MEMBERS, attachConnection, createController } from './controller.js'
+import { Controller, CONTROLLER_INSTANCE_MEMBERS, attachConnection, createController } from '../controller.js'
 import { Cookies } from './cookies.js'
-import { registerRoute, type AppContext } from './context.js'
-import { Connection } from './connection.js'
-import { methodTable, type Action, type MethodTable } from './method-table.js'
+import { registerRoute, type AppContext } from '../context.js'
+import { Connection } from '../websocket/connection.js'
+import { methodTable, type Action, type MethodTable } from '../method-table.js'
 import { buildParams } from './params.js'
 import { respond } from './respond.js'
 import { runAjaj } from './ajaj.js'
-import { PLZ_ERR_ROUTE } from './errors.js'
-import { upgradeHeaders, kUpgrade, type PendingUpgrade } from './upgrade-headers.js'
+import { PLZ_ERR_ROUTE } from '../errors.js'
+import { upgradeHeaders, kUpgrade, type PendingUpgrade } from '../websocket/upgrade-headers.js'
 
 export type ControllerClass = new () => Controller<any>
 

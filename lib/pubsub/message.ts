@@ -1,6 +1,6 @@
 // A published message: encoded once at publish (JSON values become JSON text with a kind tag,
 // so the kind survives any engine), decoded and framed lazily, at most once per process.
-import { buildFrame, OPCODE_BINARY, OPCODE_TEXT } from './frame.js'
+import { buildFrame, OPCODE_BINARY, OPCODE_TEXT } from '../websocket/frame.js'
 
 /** What the publisher passed: a string, bytes, or a JSON value. */
 export type MessageKind = 'string' | 'buffer' | 'json'

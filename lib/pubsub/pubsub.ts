@@ -6,12 +6,12 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RedisOptions } from 'ioredis'
-import { localEngine, redisEngine, suppliedEngine, type Emitter, type Engine, type EnginePacket } from './pubsub-engine.js'
-import { PubSubMessage, type WirePacket } from './pubsub-message.js'
+import { localEngine, redisEngine, suppliedEngine, type Emitter, type Engine, type EnginePacket } from './engine.js'
+import { PubSubMessage, type WirePacket } from './message.js'
 
-export { PubSubMessage } from './pubsub-message.js'
-export type { MessageKind } from './pubsub-message.js'
-export type { Emitter } from './pubsub-engine.js'
+export { PubSubMessage } from './message.js'
+export type { MessageKind } from './message.js'
+export type { Emitter } from './engine.js'
 
 export interface Subscriber {
   deliver (message: PubSubMessage): void

@@ -1,7 +1,7 @@
 // `this.cookies`: get/set/delete on top of @fastify/cookie, for HTTP actions and for the 101.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CookieSerializeOptions } from '@fastify/cookie'
-import { PLZ_ERR_COOKIES_SENT } from './errors.js'
+import { PLZ_ERR_COOKIES_SENT } from '../errors.js'
 
 export type CookieOptions = CookieSerializeOptions
 

@@ -4,10 +4,10 @@ import { readFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
-/** Where the bundle is, seen from dist/lib (installed package) and from lib/ (sources, tests). */
+/** Where the bundle is, seen from dist/lib/http (installed package) and from lib/http (sources, tests). */
 const CANDIDATES = [
-  new URL('../client/plezi-client.min.js', import.meta.url),
-  new URL('../dist/client/plezi-client.min.js', import.meta.url)
+  new URL('../../client/plezi-client.min.js', import.meta.url),
+  new URL('../../dist/client/plezi-client.min.js', import.meta.url)
 ]
 
 interface Bundle { body: Buffer, etag: string }

@@ -1,7 +1,7 @@
 // Incoming websocket frames: raw `onMessage`, or JSON auto-dispatch (SPEC section 5).
 // Per message: one JSON.parse, one Map lookup, one serialisation of the reply.
 import type { Connection } from './connection.js'
-import type { Action, MethodTable } from './method-table.js'
+import type { Action, MethodTable } from '../method-table.js'
 
 /** A parsed auto-dispatch message. */
 export interface EventMessage {

@@ -1,7 +1,7 @@
 // Graceful shutdown (SPEC section 9), run from @fastify/websocket's preClose: every open
 // connection runs onShutdown, flushes, closes with 1001 and runs onClose — all bounded by
 // `shutdownTimeout`, after which stragglers are cut.
-import type { AppContext } from './context.js'
+import type { AppContext } from '../context.js'
 
 export async function shutdownConnections (context: AppContext): Promise<void> {
   context.closing = true

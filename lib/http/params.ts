@@ -1,6 +1,6 @@
 // `this.params`: route params over the body over the query string, without prototype tricks.
 import type { FastifyRequest } from 'fastify'
-import type { Params } from './controller.js'
+import type { Params } from '../controller.js'
 
 function assign (target: Params, source: unknown): void {
   if (source === null || typeof source !== 'object' || Array.isArray(source) || Buffer.isBuffer(source)) return

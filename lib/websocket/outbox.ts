@@ -3,7 +3,7 @@
 // poll phase, each socket gets one write (one syscall) instead of one per message.
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
-import type { PubSubMessage } from './pubsub.js'
+import type { PubSubMessage } from '../pubsub/pubsub.js'
 
 export interface OutboxOwner {
   readonly socket: WebSocket

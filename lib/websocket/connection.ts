@@ -2,20 +2,16 @@
 // subscriptions, and the limits (slow consumers, back-pressure) applied to what it writes.
 import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
-import type { Controller, Writable } from './controller.js'
-import type { AppContext } from './context.js'
-import type { MethodTable } from './method-table.js'
+import type { ConnectionPort, Controller, SubscriptionHandler, Writable } from '../controller.js'
+import type { AppContext } from '../context.js'
+import type { MethodTable } from '../method-table.js'
 import { SerialQueue } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
-import type { PubSubMessage, Subscriber } from './pubsub.js'
+import type { PubSubMessage, Subscriber } from '../pubsub/pubsub.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
 import { acceptsRawFrames, buildFrame, senderIdle, OPCODE_BINARY, OPCODE_TEXT } from './frame.js'
 
-/**
- * A subscription handler, called with the message (string, Buffer or parsed JSON, shared:
- * read-only) and the channel as published. `T` is what the app publishes on that channel.
- */
-export type SubscriptionHandler<T = unknown> = (message: T, channel: string) => unknown
+export type { SubscriptionHandler }
 
 type Hooks = Controller & Partial<{
   onOpen (): unknown
@@ -35,7 +31,7 @@ const kConnection = Symbol('plezi.connection')
 const DIRECT_WRITE_MAX = 16 * 1024
 type TaggedSocket = WebSocket & { [kConnection]: Connection }
 
-export class Connection implements OutboxOwner {
+export class Connection implements OutboxOwner, ConnectionPort {
   readonly controller: Hooks
   readonly queue: SerialQueue
   /** Cleared by every ping, set by every pong: a connection still false at the next ping is dead. */

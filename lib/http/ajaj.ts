@@ -1,9 +1,9 @@
 // AJAJ: `POST /prefix` with a JSON `{event, …}` body runs the auto-dispatch handler over HTTP,
 // so that PleziClient can fall back to it when websockets are unavailable.
 import type { FastifyReply } from 'fastify'
-import type { Controller } from './controller.js'
-import type { MethodTable } from './method-table.js'
-import { encodeReply, errorReply, eventIdOf, findHandler } from './dispatch.js'
+import type { Controller } from '../controller.js'
+import type { MethodTable } from '../method-table.js'
+import { encodeReply, errorReply, eventIdOf, findHandler } from '../websocket/dispatch.js'
 import { respond } from './respond.js'
 
 export async function runAjaj (controller: Controller, table: MethodTable, body: { event: string, _EID_?: unknown }, reply: FastifyReply): Promise<FastifyReply> {

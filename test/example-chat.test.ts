@@ -128,6 +128,26 @@ t.test('HTTP side: the page, the client bundle, websockets need a nickname', asy
     ['Welcome, ada!', 'ada joined the chat.', 'bob joined the chat.', 'bob left the chat.'])
 })
 
+t.test('AJAJ passes the websocket gate: a form post or a post without a nickname cannot speak', async (t) => {
+  const { http, ws } = await start(t)
+  const ada = new NodeChatter(`${ws}/ada`, t)
+  await ada.next((m) => m.text === 'ada joined the chat.')
+  // what a cross-site <form method="post"> can send, without any CORS preflight
+  const form = (path: string, body: string): Promise<Response> =>
+    fetch(`${http}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
+  t.equal((await form('/', 'event=chat&text=forged')).status, 404, 'a form post is no event: an ordinary create(), which the room has not')
+  t.equal((await form('/', 'event=chat&text=forged&id=mallory')).status, 404, 'a nickname in the form does not help')
+  t.equal((await form('/mallory', 'event=chat&text=forged')).status, 404, 'nor one in the path (that is update())')
+  const json = await fetch(`${http}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event: 'chat', text: 'no nickname' }) })
+  t.equal(json.status, 403, 'JSON AJAJ without a nickname is refused by preConnect, like the upgrade')
+
+  // nothing reached the room: the first chat message ada hears is bob's
+  const bob = new NodeChatter(`${ws}/bob`, t)
+  await bob.next((m) => m.text === 'Welcome, bob!')
+  bob.send({ event: 'chat', text: 'first' })
+  t.same(await ada.next((m) => m.event === 'chat'), { event: 'chat', from: 'bob', text: 'first' })
+})
+
 if (!existsSync(CHROMIUM)) {
   const reason = `Chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\``
   if (process.env.CI === 'true') t.fail(reason)

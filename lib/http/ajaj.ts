@@ -1,21 +1,36 @@
 // AJAJ: `POST /prefix` with a JSON `{event, …}` body runs the auto-dispatch handler over HTTP,
-// so that PleziClient can fall back to it when websockets are unavailable.
-import type { FastifyReply } from 'fastify'
+// so that PleziClient can fall back to it when websockets are unavailable. It passes the same
+// gate as the websocket upgrade (origin, closing, preConnect) before any handler runs.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { AppContext } from '../context.js'
 import type { Controller } from '../controller.js'
 import type { MethodTable } from '../method-table.js'
 import { encodeReply, errorReply, eventIdOf, findHandler } from '../websocket/dispatch.js'
+import { passGate } from './gate.js'
 import { respond } from './respond.js'
 
-export async function runAjaj (controller: Controller, table: MethodTable, body: { event: string, _EID_?: unknown }, reply: FastifyReply): Promise<FastifyReply> {
+export interface AjajBody { event: string, _EID_?: unknown }
+
+/**
+ * Only `application/json` is AJAJ: a browser sends it cross-site only after a CORS preflight,
+ * whereas a form (`application/x-www-form-urlencoded`, `multipart/form-data`, `text/plain`)
+ * needs none, so an HTML form on another site must not be able to fire events.
+ */
+export function isJsonBody (request: FastifyRequest): boolean {
+  const type = request.headers['content-type']
+  return typeof type === 'string' && type.split(';', 1)[0].trim().toLowerCase() === 'application/json'
+}
+
+export async function runAjaj (context: AppContext, table: MethodTable, controller: Controller, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const body = request.body as AjajBody
   const event = body.event
   const id = eventIdOf(body)
   const handler = findHandler(table, event)
-  if (handler === null) {
-    // a REST body may well have a field called "event"
-    const create = table.rest.get('create')
-    if (create !== undefined) return respond(reply, create.call(controller))
-    return reply.code(404).type('application/json; charset=utf-8').send(errorReply(404, event, id))
-  }
+  // a REST body may well have a field called "event": that is an ordinary create(), ungated
+  const create = table.rest.get('create')
+  if (handler === null && create !== undefined) return respond(reply, create.call(controller))
+  if (await passGate(context, table, request, reply, () => controller) === null) return reply
+  if (handler === null) return reply.code(404).type('application/json; charset=utf-8').send(errorReply(404, event, id))
   let value: unknown
   let json: string | Buffer | Uint8Array | undefined
   try {

@@ -78,6 +78,29 @@ t.test('the REST table', async (t) => {
   t.equal((await app.inject({ method: 'PUT', url: '/items' })).statusCode, 404, 'PUT needs an id')
 })
 
+t.test('routing reads only the route\'s own :id, never one from the query or the body', async (t) => {
+  class Greeter extends Controller {
+    static autoDispatch = true
+    greet (m: { name?: unknown }) { return { event: 'greet', text: `Hello, ${String(m.name)}` } }
+    update () { return 'update' }
+  }
+  const { app } = await build(t, (app) => {
+    app.plezi.route('/items', Items)
+    app.plezi.route('/greeter', Greeter)
+  })
+  t.equal((await app.inject('/items?id=5')).body, 'index', 'GET /items?id=5 is the index')
+  let res = await app.inject({ method: 'POST', url: '/items', payload: { id: 5, name: 'book' } })
+  t.same(res.json(), { created: 'book' }, 'POST /items {id} is create()')
+  res = await app.inject({ method: 'POST', url: '/items?id=3', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'id=4&name=form' })
+  t.same(res.json(), { created: 'form' }, 'an id in a form or the query is no route either')
+  t.equal((await app.inject({ method: 'DELETE', url: '/items?id=7' })).statusCode, 404, 'DELETE /items?id=7 is 404')
+  t.equal((await app.inject({ method: 'PUT', url: '/items', payload: { id: 7 } })).statusCode, 404, 'PUT /items {id} is 404')
+  t.equal((await app.inject('/items/5?id=9')).body, 'show 5', 'the path\'s :id wins in params too')
+  // Plezi's own browser client copies the event name into `id` in every AJAJ body
+  res = await app.inject({ method: 'POST', url: '/greeter', payload: { event: 'greet', name: 'Aj', id: 'greet' } })
+  t.same(res.json(), { event: 'greet', text: 'Hello, Aj' }, 'Plezi\'s AJAJ body is the event greet')
+})
+
 t.test('_method overrides the verb of a POST, from a form or the query', async (t) => {
   const { app } = await build(t, (app) => { app.plezi.route('/items', Items) })
   let res = await app.inject({

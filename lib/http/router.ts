@@ -9,7 +9,8 @@ import { Connection } from '../websocket/connection.js'
 import { methodTable, type Action, type MethodTable } from '../method-table.js'
 import { buildParams } from './params.js'
 import { respond } from './respond.js'
-import { runAjaj } from './ajaj.js'
+import { isJsonBody, runAjaj } from './ajaj.js'
+import { passGate } from './gate.js'
 import { PLZ_ERR_ROUTE } from '../errors.js'
 import { upgradeHeaders, kUpgrade, type PendingUpgrade } from '../websocket/upgrade-headers.js'
 
@@ -63,31 +64,42 @@ export function httpAction (table: MethodTable, verb: string, id: string | undef
   }
 }
 
-function isAjaj (table: MethodTable, verb: string, id: string | undefined, body: unknown): body is { event: string } {
-  return table.autoDispatch && verb === 'POST' && id === undefined && body !== null && typeof body === 'object' &&
-    typeof (body as { event?: unknown }).event === 'string'
+/**
+ * The route's own `:id` path segment: the only thing besides the verb that picks the action.
+ * An `id` in the query string or the body is data (Plezi's client puts the event name there).
+ */
+function routeId (request: FastifyRequest): string | undefined {
+  const id = (request.params as Record<string, unknown> | undefined)?.id
+  return typeof id === 'string' && id !== '' ? id : undefined
+}
+
+/** `POST /prefix` with a JSON `{event: string}` body, on an auto-dispatch controller. */
+function isAjaj (table: MethodTable, verb: string, id: string | undefined, request: FastifyRequest): boolean {
+  const body = request.body
+  return table.autoDispatch && verb === 'POST' && id === undefined && isJsonBody(request) &&
+    body !== null && typeof body === 'object' && typeof (body as { event?: unknown }).event === 'string'
 }
 
 export function routeController (instance: FastifyInstance, context: AppContext, path: string, Klass: ControllerClass): void {
   checkRoute(path, Klass)
   const table = methodTable(Klass, Controller, CONTROLLER_INSTANCE_MEMBERS)
 
-  function build (request: FastifyRequest, reply: FastifyReply | null, headers: string[] | null, withBody: boolean): Controller {
+  function build (request: FastifyRequest, reply: FastifyReply, withBody: boolean): Controller {
     return createController(Klass, {
       params: buildParams(request, withBody),
       request,
       reply,
-      cookies: new Cookies(instance, request, reply, headers),
+      cookies: new Cookies(instance, request, reply),
       log: request.log,
       plezi: context
     })
   }
 
   async function httpHandler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const controller = build(request, reply, null, true)
+    const controller = build(request, reply, true)
     const verb = verbOf(request)
-    const id = controller.params.id === undefined ? undefined : String(controller.params.id)
-    if (isAjaj(table, verb, id, request.body)) return runAjaj(controller, table, request.body, reply)
+    const id = routeId(request)
+    if (isAjaj(table, verb, id, request)) return runAjaj(context, table, controller, request, reply)
     const action = httpAction(table, verb, id)
     if (action === null) {
       reply.callNotFound()
@@ -96,35 +108,17 @@ export function routeController (instance: FastifyInstance, context: AppContext,
     return respond(reply, action.call(controller))
   }
 
-  // Runs before the upgrade: origin check, shutdown, then preConnect as the authentication gate.
+  // Runs before the upgrade: the gate (origin, closing, preConnect), then the reply's headers
+  // and cookies are set aside for the 101 along with the controller that passed.
   async function upgradeGate (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     if (!request.ws) return undefined
-    const { closing, options } = context
-    if (closing) return reply.code(503).send()
-    const origin = request.headers.origin
-    if (origin !== undefined && options.allowedOrigins && !options.allowedOrigins(origin)) {
-      request.log.info({ origin }, 'fastify-plezi: websocket refused for its Origin')
-      return reply.code(403).send()
-    }
     if (!table.websocketCapable) {
       reply.callNotFound()
       return reply
     }
-    const headers: string[] = [] // Set-Cookie lines from this.cookies, for the 101
-    const controller = build(request, reply, headers, false)
-    if (table.hooks.has('preConnect')) {
-      let accepted: unknown
-      try {
-        accepted = await (controller as Controller & { preConnect (): unknown }).preConnect()
-      } catch (err) {
-        request.log.error({ err }, 'fastify-plezi: preConnect failed')
-        return reply.code(500).send()
-      }
-      if (reply.sent) return reply
-      if (accepted === false) return reply.code(reply.statusCode >= 400 ? reply.statusCode : 403).send()
-      if (context.closing) return reply.code(503).send()
-    }
-    headers.push(...upgradeHeaders(reply, request.log))
+    const controller = await passGate(context, table, request, reply, () => build(request, reply, false))
+    if (controller === null) return reply
+    const headers = upgradeHeaders(instance, reply)
     ;(request.raw as typeof request.raw & { [kUpgrade]?: PendingUpgrade })[kUpgrade] = { controller, headers }
     return undefined
   }

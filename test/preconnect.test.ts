@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import cookie from '@fastify/cookie'
 import { Controller } from '../lib/index.js'
 import plezi from '../lib/index.js'
+import type { FastifyReply } from 'fastify'
 import { build, connect, rawUpgrade, Client, logCapture } from './helpers.js'
 
 class Gate extends Controller {
@@ -72,6 +73,7 @@ t.test('signed cookies when the app configured a secret', async (t) => {
 
     preConnect () {
       this.cookies.set('ws', 'grace')
+      this.reply.setCookie('byReply', 'hopper', { signed: true })
       return true
     }
 
@@ -95,6 +97,9 @@ t.test('signed cookies when the app configured a secret', async (t) => {
 
   const head = await rawUpgrade(`http://127.0.0.1:${port}`, '/signed')
   t.match(head, /\r\nSet-Cookie: ws=grace\.[\w%-]+; Path=\/; SameSite=Lax/i, 'signed on the 101 too')
+  const byReply = /\r\nSet-Cookie: byReply=hopper\.([^;\r]+); SameSite=Lax(\r\n|$)/i.exec(head)
+  t.ok(byReply, 'reply.setCookie(…, { signed: true }) is signed on the 101')
+  t.equal(app.unsignCookie(decodeURIComponent(`hopper.${byReply?.[1] ?? ''}`)).value, 'hopper', 'with the app\'s secret')
   const client = await connect(t, `ws://127.0.0.1:${port}/signed`, { headers: { cookie: `user=${signedValue}` } })
   t.equal(await client.next(), 'ws sees ada')
 })
@@ -117,4 +122,72 @@ t.test('cookies in HTTP actions; delete; no cookies once the websocket is open',
   const client2 = await connect(t, `${wsUrl}/jar`)
   await client2.close()
   t.ok(lines.some((l) => l.err?.code === 'PLZ_ERR_COOKIES_SENT'), 'setting a cookie after the 101 is a coded error, logged')
+})
+
+/** How many `Set-Cookie` lines of the response head set `name`. */
+function setCookies (head: string, name: string): string[] {
+  return head.split('\r\n').filter((line) => line.toLowerCase().startsWith(`set-cookie: ${name.toLowerCase()}=`))
+}
+
+t.test('cookies set on the reply by preConnect or by app hooks reach the 101, once each', async (t) => {
+  class Hooked extends Controller {
+    preConnect () {
+      this.reply.setCookie('viaReply', 'r1', { path: '/', httpOnly: true })
+      this.cookies.set('viaPlezi', 'p1')
+      this.reply.header('set-cookie', 'viaHeader=h1; Path=/')
+      return this.params.mode !== 'deny'
+    }
+
+    onMessage () {}
+  }
+  const { url } = await build(t, (app) => {
+    app.addHook('onRequest', async (_request, reply) => { reply.setCookie('csrf', 'token', { path: '/' }) })
+    app.addHook('preHandler', async (_request, reply) => { reply.setCookie('session', 's1', { path: '/', secure: true }) })
+    app.plezi.route('/hooked', Hooked)
+  })
+  const expected = {
+    viaReply: 'Set-Cookie: viaReply=r1; Path=/; HttpOnly; SameSite=Lax',
+    viaPlezi: 'Set-Cookie: viaPlezi=p1; Path=/; SameSite=Lax',
+    viaHeader: 'Set-Cookie: viaHeader=h1; Path=/',
+    csrf: 'Set-Cookie: csrf=token; Path=/; SameSite=Lax',
+    session: 'Set-Cookie: session=s1; Path=/; Secure; SameSite=Lax'
+  }
+  const head = await rawUpgrade(url, '/hooked')
+  t.match(head, /^HTTP\/1\.1 101 Switching Protocols\r\n/)
+  for (const [name, line] of Object.entries(expected)) {
+    t.same(setCookies(head, name).map((l) => l.toLowerCase()), [line.toLowerCase()], `${name}: exactly once on the 101`)
+  }
+  const refused = await rawUpgrade(url, '/hooked?mode=deny')
+  t.match(refused, /^HTTP\/1\.1 403 /)
+  for (const [name, line] of Object.entries(expected)) {
+    t.same(setCookies(refused, name).map((l) => l.toLowerCase()), [line.toLowerCase()], `${name}: exactly once on the refusal`)
+  }
+})
+
+t.test('this.reply is a FastifyReply until the 101; then reading it throws PLZ_ERR_NO_REPLY', async (t) => {
+  let captured: FastifyReply | undefined
+  class Late extends Controller {
+    preConnect () {
+      captured = this.reply
+      this.cookies.set('a', '1')
+      return true
+    }
+
+    onOpen () {
+      try {
+        this.write(`reply is ${String(this.reply)}`)
+      } catch (err) {
+        this.write((err as { code?: string }).code ?? 'no code')
+      }
+    }
+
+    onMessage () {}
+  }
+  const { wsUrl } = await build(t, (app) => { app.plezi.route('/late', Late) })
+  const client = await connect(t, `${wsUrl}/late`)
+  t.equal(await client.next(), 'PLZ_ERR_NO_REPLY')
+  // the memory release after the 101: @fastify/cookie's Map on the reply is dropped
+  const key = Object.getOwnPropertySymbols(captured).find((s) => s.description === 'fastify.reply.setCookies')
+  t.ok(key, 'the reply had a cookie Map')
+  t.equal((captured as unknown as Record<symbol, unknown>)[key!], null, 'and it was released')
 })

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CookieSerializeOptions } from '@fastify/cookie'
 import { PLZ_ERR_COOKIES_SENT } from '../errors.js'
+import { releasePendingCookies } from './reply-cookies.js'
 
 export type CookieOptions = CookieSerializeOptions
 
@@ -10,43 +11,23 @@ export interface CookieGetOptions {
   signed?: boolean
 }
 
-interface CookieApp {
-  serializeCookie (name: string, value: string, options?: CookieSerializeOptions): string
-  signCookie?: (value: string) => string
-}
-
-// @fastify/cookie gives every reply a Map of pending Set-Cookie values. @fastify/websocket keeps
-// an upgraded request's reply alive as long as the socket, so that Map — empty, and never used
-// again once the 101 is out — would cost about 170 bytes per open connection.
-let setCookiesKey: symbol | undefined
-function releaseSetCookieMap (reply: FastifyReply): void {
-  setCookiesKey ??= Object.getOwnPropertySymbols(reply).find((s) => s.description === 'fastify.reply.setCookies')
-  if (setCookiesKey !== undefined && Object.hasOwn(reply, setCookiesKey)) {
-    (reply as unknown as Record<symbol, unknown>)[setCookiesKey] = null
-  }
-}
-
 export class Cookies {
-  /**
-   * `upgradeHeaders` is set for a websocket upgrade: cookies set then go both on the
-   * refusal (through `reply`) and, serialised by hand, on the 101 response.
-   */
+  // `set` goes through reply.setCookie() like any cookie the app sets, so that one path
+  // carries them all to the response, or to the 101 (see reply-cookies.ts), once each.
   constructor (
     private readonly app: FastifyInstance,
     private readonly request: FastifyRequest,
-    private reply: FastifyReply | null,
-    private upgradeHeaders: string[] | null
+    private reply: FastifyReply | null
   ) {}
 
   /** Once the 101 is sent: nothing more can be set, and the reply need not stay in memory. */
   seal (): void {
-    if (this.reply !== null) releaseSetCookieMap(this.reply)
+    if (this.reply !== null) releasePendingCookies(this.reply)
     this.reply = null
-    this.upgradeHeaders = null
   }
 
   private get signing (): boolean {
-    return typeof (this.app as unknown as CookieApp).signCookie === 'function'
+    return typeof (this.app as { signCookie?: unknown }).signCookie === 'function'
   }
 
   /** The cookie's value; a signed cookie with a bad signature reads as `undefined`. */
@@ -63,14 +44,7 @@ export class Cookies {
     const reply = this.reply
     if (reply === null || reply.sent) throw new PLZ_ERR_COOKIES_SENT()
     const opts: CookieOptions = { path: '/', sameSite: 'lax', ...options }
-    const signed = opts.signed ?? this.signing
-    reply.setCookie(name, value, { ...opts, signed })
-    if (this.upgradeHeaders !== null) {
-      const app = this.app as unknown as CookieApp
-      const stored = signed && app.signCookie ? app.signCookie(value) : value
-      const { signed: _ignored, ...serializeOptions } = opts
-      this.upgradeHeaders.push(`Set-Cookie: ${app.serializeCookie(name, stored, serializeOptions)}`)
-    }
+    reply.setCookie(name, value, { ...opts, signed: opts.signed ?? this.signing })
     return this
   }
 

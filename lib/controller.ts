@@ -2,7 +2,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { Cookies } from './http/cookies.js'
 import { appFor, type AppContext } from './context.js'
-import { PLZ_ERR_NO_APP, PLZ_ERR_NOT_CONNECTED } from './errors.js'
+import { PLZ_ERR_NO_APP, PLZ_ERR_NOT_CONNECTED, PLZ_ERR_NO_REPLY } from './errors.js'
 
 /**
  * A subscription handler, called with the message (string, Buffer or parsed JSON, shared:
@@ -32,7 +32,7 @@ export type Writable = string | Buffer | Uint8Array | ArrayBuffer | object | num
 export interface ControllerContext {
   params: Params
   request: FastifyRequest
-  reply: FastifyReply | null
+  reply: FastifyReply
   cookies: Cookies
   log: FastifyBaseLogger
   plezi: AppContext
@@ -42,6 +42,7 @@ export interface ControllerContext {
 let constructing: ControllerContext | null = null
 const kConnection = Symbol('plezi.connection')
 const kApp = Symbol('plezi.app')
+const kReply = Symbol('plezi.reply')
 
 /** Creates a controller with its members in place (used by the router). */
 export function createController<C extends Controller> (Klass: new () => C, context: ControllerContext): C {
@@ -55,7 +56,8 @@ export function createController<C extends Controller> (Klass: new () => C, cont
 
 export function attachConnection (controller: Controller, connection: ConnectionPort): void {
   controller[kConnection] = connection
-  controller.reply = null // the 101 is gone: nothing can be sent through it any more
+  // the 101 is gone: nothing can be sent through the reply any more, and it need not stay in memory
+  controller[kReply] = null
   controller.cookies.seal()
 }
 
@@ -66,14 +68,14 @@ export class Controller<P extends Params = Params> {
   /** Route params, query string and (HTTP) body. */
   params: P
   request: FastifyRequest
-  /** The HTTP reply: in HTTP actions and `preConnect` only, `null` once a websocket is open. */
-  reply: FastifyReply | null
   cookies: Cookies
   log: FastifyBaseLogger
   /** @internal */
   [kConnection]: ConnectionPort | null = null
   /** @internal */
   readonly [kApp]: AppContext
+  /** @internal */
+  [kReply]: FastifyReply | null
 
   constructor () {
     const context = constructing
@@ -81,10 +83,20 @@ export class Controller<P extends Params = Params> {
     if (context === null) throw new TypeError('fastify-plezi: controllers are created by the router (app.plezi.route), not with new')
     this.params = context.params as P
     this.request = context.request
-    this.reply = context.reply
+    this[kReply] = context.reply
     this.cookies = context.cookies
     this.log = context.log
     this[kApp] = context.plezi
+  }
+
+  /**
+   * The HTTP reply, in HTTP actions, AJAJ and `preConnect`. Once the websocket is open there is
+   * none (the 101 was sent): reading it then throws `PLZ_ERR_NO_REPLY`.
+   */
+  get reply (): FastifyReply {
+    const reply = this[kReply]
+    if (reply === null) throw new PLZ_ERR_NO_REPLY()
+    return reply
   }
 
   /** Sends a websocket message; `false` when the connection is not open. */

@@ -19,6 +19,11 @@ export const PLZ_ERR_COOKIES_SENT = createError(
   'PLZ_ERR_COOKIES_SENT',
   'fastify-plezi: cookies can be set in HTTP actions and in preConnect only; the headers of this connection were already sent'
 )
+/** `this.reply` was read after the websocket opened: the 101 is gone, there is no HTTP reply left. */
+export const PLZ_ERR_NO_REPLY = createError(
+  'PLZ_ERR_NO_REPLY',
+  'fastify-plezi: this.reply exists in HTTP actions and preConnect only; this websocket is open, its 101 was already sent (use this.write)'
+)
 /** A channel that is not a non-empty string, or a literal channel with the wildcards `+` / `#`. */
 export const PLZ_ERR_CHANNEL = createError('PLZ_ERR_CHANNEL', 'fastify-plezi: %s', 500, TypeError)
 /** A message (published or written) that has no wire form. */
@@ -33,6 +38,7 @@ export const errorCodes = {
   PLZ_ERR_NO_APP,
   PLZ_ERR_NOT_CONNECTED,
   PLZ_ERR_COOKIES_SENT,
+  PLZ_ERR_NO_REPLY,
   PLZ_ERR_CHANNEL,
   PLZ_ERR_MESSAGE,
   PLZ_ERR_ENGINE

@@ -1,6 +1,7 @@
 // Options of `app.register(plezi, options)`: defaults, and validation that names the bad option.
 import { basename, extname } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
+import type { RedisOptions } from 'ioredis'
 import { PLZ_ERR_OPTION } from './errors.js'
 
 /** Decides whether a browser `Origin` may open a websocket. */
@@ -16,7 +17,7 @@ export interface MQEmitterLike {
 
 export interface PleziOptions {
   /** Redis URL or ioredis options: use mqemitter-redis as the pub/sub engine; `false` ignores PL_REDIS_URL / REDIS_URL. */
-  redis?: string | Record<string, unknown> | false
+  redis?: string | RedisOptions | false
   /** Any MQEmitter-compatible instance as the pub/sub engine (the app owns its life cycle). */
   emitter?: MQEmitterLike
   /** Namespace of every channel (default: main script name + `_app`). */
@@ -29,7 +30,10 @@ export interface PleziOptions {
   pingInterval?: number
   /** Unsent bytes above which a connection is closed with 1013 "slow consumer" (default 8 MiB). */
   maxBufferedAmount?: number
-  /** Browser origins allowed to open websockets (array of origins, or a function). */
+  /**
+   * Browser origins allowed to open websockets and send AJAJ events: an array of origins
+   * (`scheme://host[:port]`, e.g. `'https://app.example'`), or a function given the raw `Origin` header.
+   */
   allowedOrigins?: string[] | OriginCheck
   /** How long, in ms, `onShutdown` handlers and flushing may take on `app.close()` (default 5000). */
   shutdownTimeout?: number
@@ -133,14 +137,42 @@ function emitter (value: unknown): MQEmitterLike | undefined {
   return e as MQEmitterLike
 }
 
+/**
+ * `scheme://host[:port]` as a browser serialises it in `Origin` (lower case, no default port,
+ * no trailing slash), or null when `value` is not an origin: no scheme or host, or a path,
+ * query, fragment, credentials or `*`. `new URL().origin` alone would be 'null' for the schemes of
+ * browser extensions (`chrome-extension://<id>`), which browsers do send as they are.
+ */
+export function normalizeOrigin (value: string): string | null {
+  // URL accepts `*` in a host; as an entry it would read as a wildcard that never matches
+  if (value.includes('*')) return null
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return null
+  }
+  if (url.host === '' || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' ||
+      (url.pathname !== '' && url.pathname !== '/')) return null
+  return `${url.protocol}//${url.host}`.toLowerCase()
+}
+
 function allowedOrigins (value: unknown): OriginCheck | undefined {
   if (value === undefined) return undefined
   if (typeof value === 'function') return value as OriginCheck
-  if (Array.isArray(value) && value.every((o) => typeof o === 'string')) {
-    const allowed = new Set(value.map((o: string) => o.toLowerCase()))
-    return (origin) => allowed.has(origin.toLowerCase())
+  if (!Array.isArray(value)) {
+    return fail('allowedOrigins', `expected an array of origins or a function, received ${describe(value)}`)
   }
-  return fail('allowedOrigins', `expected an array of origin strings or a function, received ${describe(value)}`)
+  const allowed = new Set<string>()
+  for (const [i, entry] of value.entries()) {
+    const origin = typeof entry === 'string' ? normalizeOrigin(entry) : null
+    if (origin === null) {
+      // 'null' is what sandboxed iframes and file: pages of any site send: never a safe entry
+      fail('allowedOrigins', `entry ${i} is not an origin (scheme://host[:port], e.g. "https://app.example"; no path, no "null", no "*"), received ${describe(entry)}`)
+    }
+    allowed.add(origin)
+  }
+  return (origin) => allowed.has(origin) || allowed.has(normalizeOrigin(origin) ?? '')
 }
 
 /** Validates `options` (never mutating them) and fills in the defaults. */

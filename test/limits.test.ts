@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Controller } from '../lib/index.js'
-import { build, connect, deferred, Client } from './helpers.js'
+import { build, connect, deferred, rawUpgrade, Client } from './helpers.js'
 
 class Echo extends Controller {
   onMessage (data: string | Buffer) { this.write(data) }
@@ -43,6 +43,20 @@ t.test('allowedOrigins: foreign browser origins get 403, no Origin passes', asyn
   t.equal(good.ws.readyState, good.ws.OPEN)
   const noOrigin = await connect(t, `${wsUrl}/echo`)
   t.equal(noOrigin.ws.readyState, noOrigin.ws.OPEN)
+})
+
+t.test('allowedOrigins entries are normalised as origins at register', async (t) => {
+  const { url } = await build(t, (app) => { app.plezi.route('/echo', Echo) }, {
+    allowedOrigins: ['https://App.Example/', 'https://default.example:443', 'http://localhost:3000', 'chrome-extension://abcdefgh']
+  })
+  const status = async (origin: string): Promise<string> => (await rawUpgrade(url, '/echo', { Origin: origin })).split(' ')[1]
+  t.equal(await status('https://app.example'), '101', 'a trailing slash and capitals in the entry do not matter')
+  t.equal(await status('https://default.example'), '101', 'nor the default port')
+  t.equal(await status('http://localhost:3000'), '101')
+  t.equal(await status('chrome-extension://abcdefgh'), '101', 'a browser extension\'s origin')
+  for (const origin of ['http://app.example', 'https://app.example:8443', 'https://app.example.evil.example', 'http://localhost:3001', 'null', 'https://app.example/x']) {
+    t.equal(await status(origin), '403', `${origin} is refused`)
+  }
 })
 
 t.test('allowedOrigins as a function', async (t) => {

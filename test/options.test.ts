@@ -24,7 +24,11 @@ const garbage: Array<[string, unknown[]]> = [
   ['shutdownTimeout', [-1, 2.5, '5s', null]],
   ['clientPath', ['client.js', '', 42, true, null, {}]],
   ['appName', ['', 'a/b', 'a+b', 'a#b', 'a*', 'a?', 'a[1]', 'a\\b', 'a b', 42, null, {}]],
-  ['allowedOrigins', ['https://x.test', [1, 2], 42, null, { origin: 'x' }]],
+  ['allowedOrigins', ['https://x.test', [1, 2], 42, null, { origin: 'x' },
+    // entries that are not origins: no scheme, a path, a query, a fragment, credentials, no host, wildcards
+    ['app.example'], ['https://app.example/chat'], ['https://app.example?x=1'], ['https://app.example#top'],
+    ['https://user:pw@app.example'], ['localhost:3000'], ['file:///srv/app'], ['null'], ['*'], [''],
+    ['https://good.example', 'https://*.example'], ['https://good.example', 42]]],
   ['redis', [42, 'http://not-redis', true, [], null]],
   ['emitter', [42, {}, { on () {} }, 'mq', null]]
 ]
@@ -37,6 +41,14 @@ t.test('every bad option fails register with a PLZ_ERR_OPTION that names it', as
       t.match(err?.message, new RegExp(`"${option}"`), `the message names ${option}`)
     }
   }
+})
+
+t.test('allowedOrigins names the entry that is not an origin', async (t) => {
+  t.match(await registerWith({ allowedOrigins: ['https://good.example', 'https://good.example/app'] }), {
+    code: 'PLZ_ERR_OPTION',
+    message: /"allowedOrigins": entry 1 is not an origin .*received the string "https:\/\/good\.example\/app"/
+  })
+  t.equal(await registerWith({ allowedOrigins: [] }), null, 'an empty list is allowed: no browser origin may connect')
 })
 
 t.test('unknown options, non-objects, and redis with emitter are refused', async (t) => {

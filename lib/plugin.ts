@@ -15,7 +15,7 @@ import { PLZ_ERR_WEBSOCKET_REGISTERED } from './errors.js'
 import { registerClientRoute } from './http/client-route.js'
 import { PubSub, type Subscriber } from './pubsub/pubsub.js'
 import { OutboxScheduler } from './websocket/outbox.js'
-import type { Connection, SubscriptionHandler } from './websocket/connection.js'
+import { connectionOf, type Connection, type SubscriptionHandler } from './websocket/connection.js'
 
 /** A connectionless subscription handler (see SubscriptionHandler). */
 export type MessageHandler<T = unknown> = SubscriptionHandler<T>
@@ -80,17 +80,20 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     connections: new Set<Connection>(),
     closing: false,
     pubsub,
-    outboxes: new OutboxScheduler()
+    outboxes: new OutboxScheduler(),
+    notices: new Set()
   }
 
   await fastify.register(websocket, {
     options: { maxPayload: options.maxPayload },
     errorHandler (error, socket, request) {
       request.log.warn({ err: error }, 'fastify-plezi: websocket error')
-      if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error')
+      const connection = connectionOf(socket)
+      if (connection !== undefined) connection.close(1011, 'internal error')
+      else if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error')
     },
     preClose (done) {
-      shutdownConnections(context).then(
+      shutdownConnections(context, fastify.websocketServer.clients ?? []).then(
         () => { fastify.websocketServer.close(() => done()) },
         /* c8 ignore next */ (err) => { context.log.error({ err }, 'fastify-plezi: shutdown failed'); done() }
       )

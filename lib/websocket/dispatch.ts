@@ -20,11 +20,13 @@ export function handleIncoming (connection: Connection, data: Buffer, isBinary: 
   if (!table.autoDispatch) {
     const payload = isBinary ? data : data.toString()
     connection.queue.push(controller.onMessage!, controller, payload)
+    connection.checkBacklog()
     return
   }
   if (isBinary) {
     if (table.hooks.has('onMessage')) connection.queue.push(controller.onMessage!, controller, data)
     else protocolError(connection, 1003, 'binary frames are not accepted')
+    connection.checkBacklog()
     return
   }
   const message = parseEvent(data.toString())
@@ -33,6 +35,7 @@ export function handleIncoming (connection: Connection, data: Buffer, isBinary: 
     return
   }
   connection.queue.push(runEvent, connection, message)
+  connection.checkBacklog()
 }
 
 /** The message, or null when it is not a JSON object with a string `event`. */

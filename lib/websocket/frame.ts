@@ -48,16 +48,47 @@ export function buildFrame (payload: string | Uint8Array, opcode: number): Buffe
   return frame
 }
 
-/**
- * Whether frames may be written to this socket as raw bytes at all: a server socket (no
- * masking) that negotiated no extension (no permessage-deflate). Fixed once it is open.
- */
-export function acceptsRawFrames (socket: WebSocket): boolean {
-  const internals = socket as unknown as WsInternals
-  return internals._isServer && Object.keys(internals._extensions).length === 0
+/** The stream `ws` writes a socket's frames to, as far as we need it. */
+export interface Transport {
+  write (chunk: Buffer): boolean
+  cork (): void
+  uncork (): void
+  readonly writableNeedDrain: boolean
+  once (event: 'drain', listener: () => void): unknown
 }
 
-/** Whether ws's sender is idle right now, so raw bytes written now keep their order. */
+/**
+ * Whether frames we build may be written to this socket's transport: `'raw'` for a server socket
+ * (no masking) that negotiated no extension; `'extensions'` (permessage-deflate) or `'client'`
+ * when ws must frame; `'internals'` when ws's private fields are not what this module knows (a
+ * websocket from `app.injectWS()`, a future ws): then ws.send() serves, and the caller says so
+ * once. Fixed once the socket is open. Never throws.
+ */
+export type FrameSupport = 'raw' | 'extensions' | 'client' | 'internals'
+
+export function frameSupport (socket: WebSocket): FrameSupport {
+  const internals = socket as unknown as Partial<WsInternals>
+  const sender = internals._sender
+  if (transportOf(socket) === null || sender === null || typeof sender !== 'object' ||
+      typeof sender._state !== 'number' || !Array.isArray(sender._queue) || typeof sender._firstFragment !== 'boolean' ||
+      typeof internals._isServer !== 'boolean' || internals._extensions === null || typeof internals._extensions !== 'object') {
+    return 'internals'
+  }
+  if (!internals._isServer) return 'client'
+  return Object.keys(internals._extensions).length === 0 ? 'raw' : 'extensions'
+}
+
+/** The transport stream behind a ws socket, or null when it is not one we can write to. */
+export function transportOf (socket: WebSocket): Transport | null {
+  const stream = (socket as unknown as { _socket?: Partial<Transport> | null })._socket
+  if (stream === null || typeof stream !== 'object' || typeof stream.write !== 'function' ||
+      typeof stream.cork !== 'function' || typeof stream.uncork !== 'function' || typeof stream.once !== 'function') {
+    return null
+  }
+  return stream as Transport
+}
+
+/** Whether ws's sender is idle right now, so raw bytes written now keep their order (see frameSupport). */
 export function senderIdle (socket: WebSocket): boolean {
   const sender = (socket as unknown as WsInternals)._sender
   return socket.readyState === socket.OPEN &&

@@ -2,7 +2,7 @@
 // `app.plezi` decorator, pings, pub/sub engine and graceful shutdown.
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import cookie from '@fastify/cookie'
@@ -54,6 +54,18 @@ async function subscribeConnectionless (context: AppContext, pattern: string, ha
   return () => { void context.pubsub.unsubscribe(pattern, subscriber) }
 }
 
+/** A client's protocol mistake (ws's WS_ERR_* codes: too large, bad UTF-8, …) is not a server fault. */
+function logSocketError (log: FastifyBaseLogger, error: Error): void {
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+    log.info({ code, reason: error.message }, 'fastify-plezi: closing websocket on a protocol error of the client')
+  } else if (code === 'ECONNRESET' || code === 'EPIPE') {
+    log.debug({ code }, 'fastify-plezi: websocket connection reset by the client')
+  } else {
+    log.error({ err: error }, 'fastify-plezi: websocket error')
+  }
+}
+
 const FORM = 'application/x-www-form-urlencoded'
 
 function parseForm (_request: unknown, body: string, done: (err: Error | null, body?: unknown) => void): void {
@@ -87,7 +99,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
   await fastify.register(websocket, {
     options: { maxPayload: options.maxPayload },
     errorHandler (error, socket, request) {
-      request.log.warn({ err: error }, 'fastify-plezi: websocket error')
+      logSocketError(request.log, error)
       const connection = connectionOf(socket)
       if (connection !== undefined) connection.close(1011, 'internal error')
       else if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error')

@@ -1,10 +1,9 @@
 // maxBacklog: a client that sends faster than its handlers finish stops being read (TCP
 // back-pressure) instead of growing server memory; nothing is dropped, order is kept.
 import t from 'tap'
-import { EventEmitter } from 'node:events'
 import { Controller } from '../lib/index.js'
 import { contextOf } from '../lib/context.js'
-import { build, connect, deferred, until } from './helpers.js'
+import { build, connect, deferred, logCapture } from './helpers.js'
 
 const FRAMES = 30_000
 const MAX_BACKLOG = 100
@@ -14,9 +13,7 @@ const SLACK = 200
 t.test('a flood behind a slow async handler is held in TCP, not in server memory', async (t) => {
   const gate = deferred()
   const seen: number[] = []
-  const logs = new EventEmitter()
-  const lines: Array<{ msg: string }> = []
-  const logger = { level: 'debug', stream: { write (line: string) { lines.push(JSON.parse(line)); logs.emit('line') } } }
+  const { lines, logger, waitFor } = logCapture('debug')
   class Slow extends Controller {
     async onMessage (data: string) {
       const n = Number(data.slice(0, 6))
@@ -37,7 +34,7 @@ t.test('a flood behind a slow async handler is held in TCP, not in server memory
   const [slow] = [...contextOf(app)!.connections]
   const pad = 'x'.repeat(1000)
   for (let i = 0; i < FRAMES; i++) client.ws.send(String(i).padStart(6, '0') + pad)
-  await until(() => lines.some((l) => /pausing reads/.test(l.msg)), logs, 'line')
+  await waitFor(/pausing reads/)
   // Many turns of the server's event loop, in which a socket still being read would be read dry.
   for (let i = 0; i < 50; i++) {
     probe.send(`probe ${i}`)

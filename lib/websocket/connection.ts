@@ -52,6 +52,7 @@ export class Connection implements OutboxOwner, ConnectionPort {
   private subscriptions: ConnectionSubscriber | Map<string, ConnectionSubscriber> | null = null
   private closedWaiters: Array<() => void> | null = null
   private isClosed = false
+  private readonly openedAt = Date.now()
 
   constructor (
     readonly context: AppContext,
@@ -75,6 +76,7 @@ export class Connection implements OutboxOwner, ConnectionPort {
     socket.on('close', onSocketClose)
     socket.on('pong', onSocketPong)
     this.context.connections.add(this)
+    this.controller.log.debug('fastify-plezi: websocket open')
     if (this.table.hooks.has('onOpen')) this.queue.push(() => this.controller.onOpen!())
   }
 
@@ -195,6 +197,7 @@ export class Connection implements OutboxOwner, ConnectionPort {
     } else {
       this.subscriptions = new Map([[current.channel, current], [channel, subscriber]])
     }
+    this.controller.log.debug({ channel }, 'fastify-plezi: subscribed')
     return this.context.pubsub.subscribe(channel, subscriber)
   }
 
@@ -237,7 +240,8 @@ export class Connection implements OutboxOwner, ConnectionPort {
     await Promise.race([this.queue.idle(), deadline])
   }
 
-  onSocketClosed (): void {
+  onSocketClosed (code: number, reason: Buffer): void {
+    this.controller.log.debug({ code, reason: reason.toString(), duration: Date.now() - this.openedAt }, 'fastify-plezi: websocket closed')
     this.isClosed = true
     this.outbox = null // nothing can be written any more
     this.context.connections.delete(this)
@@ -286,8 +290,8 @@ function onSocketMessage (this: WebSocket, data: Buffer, isBinary: boolean): voi
   handleIncoming((this as TaggedSocket)[kConnection], data, isBinary)
 }
 
-function onSocketClose (this: WebSocket): void {
-  (this as TaggedSocket)[kConnection].onSocketClosed()
+function onSocketClose (this: WebSocket, code: number, reason: Buffer): void {
+  (this as TaggedSocket)[kConnection].onSocketClosed(code, reason)
 }
 
 function onSocketPong (this: WebSocket): void {

@@ -53,7 +53,7 @@ export function parseEvent (text: string): EventMessage | null {
 // Queued behind what came before, so that earlier events still get their answers first.
 function protocolError (connection: Connection, code: number, reason: string): void {
   connection.refusing = true
-  connection.controller.log.warn({ code, reason }, 'fastify-plezi: closing websocket on a malformed frame')
+  connection.controller.log.info({ code, reason }, 'fastify-plezi: closing websocket on a malformed frame')
   connection.queue.push(() => connection.close(code, reason))
 }
 

@@ -12,6 +12,8 @@ export async function shutdownConnections (context: AppContext, sockets: Iterabl
   const connections = [...context.connections]
   const others = [...sockets].filter((socket) => connectionOf(socket) === undefined)
   if (connections.length === 0 && others.length === 0) return
+  const started = Date.now()
+  context.log.info({ connections: connections.length, otherWebsockets: others.length }, 'fastify-plezi: shutting down websockets')
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -28,6 +30,7 @@ export async function shutdownConnections (context: AppContext, sockets: Iterabl
   } finally {
     clearTimeout(timer)
   }
+  context.log.info({ connections: connections.length, otherWebsockets: others.length, duration: Date.now() - started }, 'fastify-plezi: websockets closed')
 }
 
 /** A websocket of the app's own `{ websocket: true }` routes: 1001, cut at the deadline. */

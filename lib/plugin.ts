@@ -6,7 +6,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import cookie from '@fastify/cookie'
-import { resolveOptions, type PleziOptions } from './options.js'
+import { resolveOptions, type PleziOptions, type ResolvedOptions } from './options.js'
 import { registerApp, unregisterApp, type AppContext } from './context.js'
 import { routeController, type ControllerClass } from './http/router.js'
 import { addUpgradeHeaders } from './websocket/upgrade-headers.js'
@@ -66,6 +66,16 @@ function logSocketError (log: FastifyBaseLogger, error: Error): void {
   }
 }
 
+/**
+ * With `compression`, permessage-deflate without server context takeover: every message the
+ * server sends is compressed on its own, so one compressed frame serves every subscriber (see
+ * frame.ts). No client context takeover either, so the server's inflater keeps no window.
+ */
+function perMessageDeflate (options: ResolvedOptions): false | Record<string, unknown> {
+  if (options.compression === false) return false
+  return { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: options.compression.threshold }
+}
+
 const FORM = 'application/x-www-form-urlencoded'
 
 function parseForm (_request: unknown, body: string, done: (err: Error | null, body?: unknown) => void): void {
@@ -97,7 +107,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
   }
 
   await fastify.register(websocket, {
-    options: { maxPayload: options.maxPayload },
+    options: { maxPayload: options.maxPayload, perMessageDeflate: perMessageDeflate(options) },
     errorHandler (error, socket, request) {
       logSocketError(request.log, error)
       const connection = connectionOf(socket)

@@ -3,82 +3,16 @@
 // fallback to ws.send() when ws's internals are not what lib/websocket/frame.ts knows.
 import t from 'tap'
 import { once } from 'node:events'
-import { connect as tcpConnect, type Socket } from 'node:net'
-import { randomBytes } from 'node:crypto'
 import { WebSocket, WebSocketServer } from 'ws'
 import * as wsModule from 'ws'
 import { Controller } from '../lib/index.js'
 import { buildFrame, frameSupport, OPCODE_BINARY, OPCODE_TEXT, SENDER_IDLE, type WsSenderInternals } from '../lib/websocket/frame.js'
 import { build, connect, logCapture } from './helpers.js'
+import { RawClient } from './fixtures/raw-client.js'
 
 // @types/ws does not declare the Sender class that ws exports; its frame() is the reference.
 type FrameOptions = { fin: boolean, opcode: number, mask: boolean, readOnly: boolean, rsv1: boolean }
 const Sender = (wsModule as unknown as { Sender: { frame (data: Buffer, options: FrameOptions): Buffer[] } }).Sender
-
-interface RawFrame { head: Buffer, opcode: number, payload: Buffer }
-
-/** A websocket client on a bare TCP socket that hands back every frame's exact bytes. */
-class RawClient {
-  private buffer = Buffer.alloc(0)
-  private readonly frames: RawFrame[] = []
-  private wake: (() => void) | null = null
-  constructor (readonly socket: Socket) {}
-
-  static async open (url: string, path: string): Promise<RawClient> {
-    const { hostname, port } = new URL(url)
-    const socket = tcpConnect(Number(port), hostname)
-    await once(socket, 'connect')
-    socket.write([`GET ${path} HTTP/1.1`, `Host: ${hostname}:${port}`, 'Connection: Upgrade', 'Upgrade: websocket',
-      'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', '', ''].join('\r\n'))
-    const client = new RawClient(socket)
-    let head = ''
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer): void => {
-        const all = Buffer.concat([Buffer.from(head, 'latin1'), chunk])
-        const end = all.indexOf('\r\n\r\n')
-        if (end === -1) { head = all.toString('latin1'); return }
-        socket.removeListener('data', onData)
-        if (!all.subarray(0, end).toString().startsWith('HTTP/1.1 101')) { reject(new Error(all.toString())); return }
-        socket.on('data', (more: Buffer) => client.receive(more))
-        client.receive(all.subarray(end + 4))
-        resolve()
-      }
-      socket.on('data', onData)
-    })
-    return client
-  }
-
-  /** Sends a masked text frame, as a client must. */
-  send (text: string): void {
-    const payload = Buffer.from(text)
-    const mask = randomBytes(4)
-    const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 255])
-    const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]))
-    this.socket.write(Buffer.concat([header, mask, masked]))
-  }
-
-  async next (): Promise<RawFrame> {
-    while (this.frames.length === 0) await new Promise<void>((resolve) => { this.wake = resolve })
-    return this.frames.shift()!
-  }
-
-  private receive (chunk: Buffer): void {
-    this.buffer = Buffer.concat([this.buffer, chunk])
-    for (;;) {
-      const b = this.buffer
-      if (b.length < 2) break
-      const short = b[1] & 0x7f
-      const headLength = short < 126 ? 2 : short === 126 ? 4 : 10
-      if (b.length < headLength) break
-      const length = short < 126 ? short : short === 126 ? b.readUInt16BE(2) : Number(b.readBigUInt64BE(2))
-      if (b.length < headLength + length) break
-      this.frames.push({ head: Buffer.from(b.subarray(0, headLength)), opcode: b[0] & 0x0f, payload: Buffer.from(b.subarray(headLength, headLength + length)) })
-      this.buffer = b.subarray(headLength + length)
-    }
-    this.wake?.()
-    this.wake = null
-  }
-}
 
 /** The header a server frame of `length` bytes must have: FIN, no RSV, no mask, shortest length form. */
 function expectedHead (opcode: number, length: number): Buffer {

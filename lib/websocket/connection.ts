@@ -8,7 +8,7 @@ import { SerialQueue } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
 import type { PubSubMessage, Subscriber } from '../pubsub/pubsub.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
-import { buildFrame, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
+import { buildFrame, deflateMode, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
 import { payloadOf } from './payload.js'
 
 export type { SubscriptionHandler }
@@ -44,6 +44,8 @@ export class Connection implements OutboxOwner, ConnectionPort {
   outbox: PubSubMessage[] | null = null
   // A server socket without extensions takes frames we build (see frame.ts); fixed once open.
   private readonly rawFrames: boolean
+  /** Messages of at least this many bytes go out compressed (shared-deflate sockets), else false. */
+  readonly compressAbove: number | false
   private awaitingDrain = false
   // Reading stopped because the handlers fell `maxBacklog` messages behind (see checkBacklog).
   private readingPaused = false
@@ -64,6 +66,8 @@ export class Connection implements OutboxOwner, ConnectionPort {
     this.transport = transportOf(socket)
     const support = frameSupport(socket)
     this.rawFrames = support === 'raw'
+    const compression = context.options.compression
+    this.compressAbove = compression !== false && deflateMode(socket) === 'shared' ? compression.threshold : false
     if (support === 'internals') noticeOnce(context, 'ws-internals', 'fastify-plezi: this websocket does not have the ws internals prebuilt frames need (an injected websocket, or another ws version): writing through ws.send()')
     this.queue = new SerialQueue((err) => this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed'), () => { this.resumeReading() })
   }
@@ -108,8 +112,10 @@ export class Connection implements OutboxOwner, ConnectionPort {
     return this.rawFrames && senderIdle(this.socket)
   }
 
+  // Compressed direct writes are ws's (per connection); the shared compressor is for publishes.
   private send (data: string | Uint8Array, opcode: number): void {
-    if (data.length <= DIRECT_WRITE_MAX && this.rawWritable()) {
+    const compress = this.compressAbove !== false && (typeof data === 'string' ? Buffer.byteLength(data) : data.length) >= this.compressAbove
+    if (!compress && data.length <= DIRECT_WRITE_MAX && this.rawWritable()) {
       this.transport!.write(buildFrame(data, opcode))
     } else {
       this.socket.send(data, { binary: opcode === OPCODE_BINARY })

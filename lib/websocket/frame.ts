@@ -27,11 +27,11 @@ export const SENDER_IDLE = 0
  * One unmasked, final websocket frame (header and payload in ONE buffer: two writes per socket
  * cost more syscalls than the copy).
  */
-export function buildFrame (payload: string | Uint8Array, opcode: number): Buffer {
+export function buildFrame (payload: string | Uint8Array, opcode: number, compressed = false): Buffer {
   const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
   const header = length < 126 ? 2 : length < 65536 ? 4 : 10
   const frame = Buffer.allocUnsafe(header + length)
-  frame[0] = 0x80 | opcode // FIN, no RSV bits (no compression)
+  frame[0] = (compressed ? 0xc0 : 0x80) | opcode // FIN, and RSV1 for a permessage-deflate payload
   if (length < 126) {
     frame[1] = length
   } else if (length < 65536) {
@@ -75,7 +75,25 @@ export function frameSupport (socket: WebSocket): FrameSupport {
     return 'internals'
   }
   if (!internals._isServer) return 'client'
-  return Object.keys(internals._extensions).length === 0 ? 'raw' : 'extensions'
+  const names = Object.keys(internals._extensions)
+  if (names.length === 0) return 'raw'
+  return names.length === 1 && deflateMode(socket) === 'shared' ? 'raw' : 'extensions'
+}
+
+/**
+ * How messages to this socket may be compressed: `'none'` (no permessage-deflate), `'shared'`
+ * (no server context takeover and the full window: a message compressed once is valid for every
+ * such socket), or `'own'` (the client asked for a smaller window: only ws's own compressor fits).
+ */
+export type DeflateMode = 'none' | 'shared' | 'own'
+
+export function deflateMode (socket: WebSocket): DeflateMode {
+  const extension = (socket as unknown as Partial<WsInternals>)._extensions?.['permessage-deflate'] as { params?: Record<string, unknown> } | undefined
+  if (extension === undefined) return 'none'
+  const params = extension.params
+  if (params === null || typeof params !== 'object' || params.server_no_context_takeover !== true) return 'own'
+  const bits = params.server_max_window_bits
+  return bits === undefined || bits === 15 ? 'shared' : 'own'
 }
 
 /** The transport stream behind a ws socket, or null when it is not one we can write to. */

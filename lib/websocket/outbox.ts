@@ -9,6 +9,8 @@ export interface OutboxOwner {
   readonly socket: WebSocket
   /** The stream `ws` writes to, when we may use it (see frame.ts). */
   readonly transport: Transport | null
+  /** The compression threshold of this socket's shared-deflate frames, or false (see frame.ts). */
+  readonly compressAbove: number | false
   /** Whether frames we built may be written to `transport` right now (see frame.ts). */
   rawWritable (): boolean
   /** Published messages waiting for the flush, or null. */
@@ -25,11 +27,12 @@ export function flushOutbox (owner: OutboxOwner): void {
   if (messages === null || socket.readyState !== socket.OPEN) return
   if (owner.rawWritable()) {
     const raw = owner.transport!
+    const threshold = owner.compressAbove
     if (messages.length === 1) {
-      raw.write(messages[0].frame)
+      raw.write(messages[0].frameFor(threshold))
     } else {
       raw.cork()
-      for (const message of messages) raw.write(message.frame)
+      for (const message of messages) raw.write(message.frameFor(threshold))
       raw.uncork()
     }
   } else {

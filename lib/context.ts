@@ -16,6 +16,8 @@ export interface AppContext {
   readonly pubsub: PubSub
   /** Coalesces published frames per socket within a turn of the event loop. */
   readonly outboxes: OutboxScheduler
+  /** Things already logged once for this app (see noticeOnce). */
+  readonly notices: Set<string>
 }
 
 // Which apps route a controller class, so `MyController.publish()` knows where to go.

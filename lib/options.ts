@@ -39,6 +39,13 @@ export interface PleziOptions {
   shutdownTimeout?: number
   /** Messages of one connection waiting for its handlers before its socket stops being read (default 1000). */
   maxBacklog?: number
+  /** permessage-deflate, a published message compressed once for all its subscribers (default off). */
+  compression?: CompressionOptions | false
+}
+
+export interface CompressionOptions {
+  /** Messages of at least this many bytes are compressed (default 1024); smaller ones go as they are. */
+  threshold?: number
 }
 
 export interface ResolvedOptions {
@@ -52,11 +59,13 @@ export interface ResolvedOptions {
   allowedOrigins: OriginCheck | undefined
   shutdownTimeout: number
   maxBacklog: number
+  /** Compression threshold in bytes, or false when compression is off. */
+  compression: { threshold: number } | false
 }
 
 const KNOWN = new Set([
   'redis', 'emitter', 'appName', 'clientPath', 'maxPayload', 'pingInterval',
-  'maxBufferedAmount', 'allowedOrigins', 'shutdownTimeout', 'maxBacklog'
+  'maxBufferedAmount', 'allowedOrigins', 'shutdownTimeout', 'maxBacklog', 'compression'
 ])
 
 // Fastify passes these to every plugin; they are not ours to reject.
@@ -68,7 +77,8 @@ export const DEFAULTS = {
   pingInterval: 30_000,
   maxBufferedAmount: 8 * 1024 * 1024,
   shutdownTimeout: 5000,
-  maxBacklog: 1000
+  maxBacklog: 1000,
+  compressionThreshold: 1024
 } as const
 
 function fail (option: string, message: string): never {
@@ -175,6 +185,17 @@ function allowedOrigins (value: unknown): OriginCheck | undefined {
   return (origin) => allowed.has(origin) || allowed.has(normalizeOrigin(origin) ?? '')
 }
 
+function compression (value: unknown): { threshold: number } | false {
+  if (value === undefined || value === false) return false
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return fail('compression', `expected an object ({ threshold }) or false, received ${describe(value)}`)
+  }
+  for (const key of Object.keys(value)) {
+    if (key !== 'threshold') fail('compression', `unknown key "${key}"; known keys are threshold`)
+  }
+  return { threshold: integer('compression.threshold', (value as { threshold?: unknown }).threshold, DEFAULTS.compressionThreshold, 0) }
+}
+
 /** Validates `options` (never mutating them) and fills in the defaults. */
 export function resolveOptions (options: unknown, log?: FastifyBaseLogger, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -197,7 +218,8 @@ export function resolveOptions (options: unknown, log?: FastifyBaseLogger, env: 
     maxBufferedAmount: integer('maxBufferedAmount', opts.maxBufferedAmount, DEFAULTS.maxBufferedAmount, 1),
     allowedOrigins: allowedOrigins(opts.allowedOrigins),
     shutdownTimeout: integer('shutdownTimeout', opts.shutdownTimeout, DEFAULTS.shutdownTimeout, 0),
-    maxBacklog: integer('maxBacklog', opts.maxBacklog, DEFAULTS.maxBacklog, 1)
+    maxBacklog: integer('maxBacklog', opts.maxBacklog, DEFAULTS.maxBacklog, 1),
+    compression: compression(opts.compression)
   }
   if (log && resolved.pingInterval > 0 && resolved.pingInterval < 1000) {
     log.warn({ pingInterval: resolved.pingInterval }, 'fastify-plezi: pingInterval below 1000 ms ends connections that are merely slow')

@@ -2,11 +2,11 @@
 // `app.plezi` decorator, pings, pub/sub engine and graceful shutdown.
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import cookie from '@fastify/cookie'
-import { resolveOptions, type PleziOptions } from './options.js'
+import { resolveOptions, type PleziOptions, type ResolvedOptions } from './options.js'
 import { registerApp, unregisterApp, type AppContext } from './context.js'
 import { routeController, type ControllerClass } from './http/router.js'
 import { addUpgradeHeaders } from './websocket/upgrade-headers.js'
@@ -15,7 +15,7 @@ import { PLZ_ERR_WEBSOCKET_REGISTERED } from './errors.js'
 import { registerClientRoute } from './http/client-route.js'
 import { PubSub, type Subscriber } from './pubsub/pubsub.js'
 import { OutboxScheduler } from './websocket/outbox.js'
-import type { Connection, SubscriptionHandler } from './websocket/connection.js'
+import { connectionOf, type Connection, type SubscriptionHandler } from './websocket/connection.js'
 
 /** A connectionless subscription handler (see SubscriptionHandler). */
 export type MessageHandler<T = unknown> = SubscriptionHandler<T>
@@ -54,6 +54,28 @@ async function subscribeConnectionless (context: AppContext, pattern: string, ha
   return () => { void context.pubsub.unsubscribe(pattern, subscriber) }
 }
 
+/** A client's protocol mistake (ws's WS_ERR_* codes: too large, bad UTF-8, …) is not a server fault. */
+function logSocketError (log: FastifyBaseLogger, error: Error): void {
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+    log.info({ code, reason: error.message }, 'fastify-plezi: closing websocket on a protocol error of the client')
+  } else if (code === 'ECONNRESET' || code === 'EPIPE') {
+    log.debug({ code }, 'fastify-plezi: websocket connection reset by the client')
+  } else {
+    log.error({ err: error }, 'fastify-plezi: websocket error')
+  }
+}
+
+/**
+ * With `compression`, permessage-deflate without server context takeover: every message the
+ * server sends is compressed on its own, so one compressed frame serves every subscriber (see
+ * frame.ts). No client context takeover either, so the server's inflater keeps no window.
+ */
+function perMessageDeflate (options: ResolvedOptions): false | Record<string, unknown> {
+  if (options.compression === false) return false
+  return { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: options.compression.threshold }
+}
+
 const FORM = 'application/x-www-form-urlencoded'
 
 function parseForm (_request: unknown, body: string, done: (err: Error | null, body?: unknown) => void): void {
@@ -80,17 +102,20 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     connections: new Set<Connection>(),
     closing: false,
     pubsub,
-    outboxes: new OutboxScheduler()
+    outboxes: new OutboxScheduler(),
+    notices: new Set()
   }
 
   await fastify.register(websocket, {
-    options: { maxPayload: options.maxPayload },
+    options: { maxPayload: options.maxPayload, perMessageDeflate: perMessageDeflate(options) },
     errorHandler (error, socket, request) {
-      request.log.warn({ err: error }, 'fastify-plezi: websocket error')
-      if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error')
+      logSocketError(request.log, error)
+      const connection = connectionOf(socket)
+      if (connection !== undefined) connection.close(1011, 'internal error')
+      else if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error')
     },
     preClose (done) {
-      shutdownConnections(context).then(
+      shutdownConnections(context, fastify.websocketServer.clients ?? []).then(
         () => { fastify.websocketServer.close(() => done()) },
         /* c8 ignore next */ (err) => { context.log.error({ err }, 'fastify-plezi: shutdown failed'); done() }
       )

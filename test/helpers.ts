@@ -1,5 +1,5 @@
 // Shared test helpers: a real Fastify server on port 0 and real `ws` clients.
-import { once } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import WebSocket from 'ws'
 import plezi, { type PleziOptions } from '../lib/index.js'
@@ -140,8 +140,20 @@ export async function rawUpgrade (url: string, path: string, headers: Record<str
   return received
 }
 
-/** Collects the app's log lines (pino JSON) for assertions. */
-export function logCapture (level = 'info'): { lines: Array<Record<string, any>>, logger: { level: string, stream: { write (line: string): void } } } {
+/** Collects the app's log lines (pino JSON) for assertions; `waitFor` resolves with the first line whose msg matches. */
+export function logCapture (level = 'info'): {
+  lines: Array<Record<string, any>>
+  logger: { level: string, stream: { write (line: string): void } }
+  waitFor (pattern: RegExp): Promise<Record<string, any>>
+} {
   const lines: Array<Record<string, any>> = []
-  return { lines, logger: { level, stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } }
+  const written = new EventEmitter()
+  const waitFor = async (pattern: RegExp): Promise<Record<string, any>> => {
+    for (;;) {
+      const line = lines.find((l) => pattern.test(l.msg))
+      if (line !== undefined) return line
+      await once(written, 'line')
+    }
+  }
+  return { lines, logger: { level, stream: { write: (line: string) => { lines.push(JSON.parse(line)); written.emit('line') } } }, waitFor }
 }

@@ -33,6 +33,19 @@ async function healthyRoundTrip (t: Tap, healthy: Client, n: number): Promise<vo
 
 type Tap = { same (a: unknown, b: unknown): boolean }
 
+/** Resolves once the server answered a ping event sent after everything before it, or closed. */
+async function verdict (client: Client, n: number): Promise<void> {
+  const eid = `sentinel-${n}`
+  client.send({ event: 'ping', _EID_: eid })
+  const answered = (async () => {
+    for (;;) {
+      const frame = await client.next()
+      if (typeof frame === 'string' && frame.includes(`"_EID_":"${eid}"`) && frame.includes('"pong"')) return
+    }
+  })()
+  await Promise.race([answered, client.closed])
+}
+
 t.test('hostile event names run nothing, pollute nothing, and get the 404 _err_', async (t) => {
   const { wsUrl } = await build(t, (app) => { app.plezi.route('/target', Target) })
   const healthy = await connect(t, `${wsUrl}/target`)
@@ -58,6 +71,7 @@ t.test('thousands of generated frames: the server keeps answering a healthy clie
   const healthy = await connect(t, `${wsUrl}/target`)
   let attacker = await connect(t, `${wsUrl}/target`)
   let reconnects = 0
+  let sentinel = 0
   const frame = fc.oneof(
     fc.string({ maxLength: 200 }),
     fc.json({ maxDepth: 3 }),
@@ -73,9 +87,9 @@ t.test('thousands of generated frames: the server keeps answering a healthy clie
     }
     attacker.send(f)
     if (typeof f === 'string' && f.startsWith('{')) {
-      // wait for the server's verdict on event-shaped frames, so they cannot pile up unread
-      attacker.ws.ping()
-      await new Promise((resolve) => attacker.ws.once('pong', resolve).once('close', resolve))
+      // wait for the server's verdict on event-shaped frames, so they cannot pile up unread:
+      // a ping event queued behind it is answered only after it was handled (or the socket closes)
+      await verdict(attacker, sentinel++)
     }
   }
   await healthyRoundTrip(t, healthy, 1)

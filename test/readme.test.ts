@@ -2,6 +2,7 @@
 // the built package (`npm run build`), as a user would run them.
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -57,4 +58,22 @@ t.test('the MyEcho auto-dispatch example runs as written', { skip: built ? false
   client.send({ event: 'dance' })
   t.same(await client.json(), { event: 'unknown', data: 'Unknown event: dance' })
   t.equal(await (await fetch(url)).text(), 'Use websockets to connect.')
+})
+
+t.test('the testing section\'s tap test passes as written', { skip: built ? false : 'dist/ is missing: run `npm run build` first' }, async (t) => {
+  const example = blocks.find((b) => b.code.startsWith('// test/chat.test.mjs'))
+  t.ok(example, 'the README has the tap test')
+  const dir = mkdtempSync(join(root, '.readme-example-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'chat.test.mjs')
+  writeFileSync(file, example!.code)
+  // a tap test file runs under plain node: TAP on stdout, a non-zero exit when an assertion fails
+  const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TAP: '0' } })
+  t.teardown(() => { child.kill() })
+  let output = ''
+  for await (const chunk of child.stdout) output += chunk
+  const [code] = await once(child, 'close') as [number]
+  t.equal(code, 0, output)
+  t.match(output, /ok 1 - the chat greets, adds, and refuses the nameless/)
+  t.notMatch(output, /not ok/)
 })

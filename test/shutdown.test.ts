@@ -72,3 +72,18 @@ t.test('a peer that never answers the close frame is cut at shutdownTimeout', as
   await app.close()
   t.equal(closed, 1, 'onClose ran after the straggler was terminated')
 })
+
+t.test("the app's own { websocket: true } routes are closed with 1001 too; a silent peer is cut at shutdownTimeout", async (t) => {
+  const app = Fastify()
+  await app.register(plezi, { pingInterval: 0, shutdownTimeout: 300 })
+  app.get('/own', { websocket: true }, (socket) => { socket.on('message', (data) => socket.send(data.toString())) })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  const polite = await connect(t, `ws://127.0.0.1:${port}/own`)
+  const silent = await connect(t, `ws://127.0.0.1:${port}/own`)
+  polite.send('hi')
+  t.equal(await polite.next(), 'hi')
+  ;(silent.ws as unknown as { _socket: { pause (): void } })._socket.pause()
+  await app.close()
+  t.same(await polite.closed, { code: 1001, reason: 'server shutting down' })
+})

@@ -163,3 +163,44 @@ t.test('an upgrade to a controller without websocket support is a 404', async (t
   const client = new Client(`${wsUrl}/http`)
   await t.rejects(client.opened, /404/)
 })
+
+t.test('write(): any ArrayBufferView is its bytes; what has no frame is a TypeError the handler can catch', async (t) => {
+  class Types extends Controller {
+    onMessage (data: string) {
+      const bytes = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8])
+      const values: Record<string, unknown> = {
+        dataview: new DataView(bytes.buffer, 2, 3),
+        uint16: new Uint16Array([1, 258]),
+        float64: new Float64Array([1.5]),
+        subarray: bytes.subarray(5),
+        null: null,
+        number: 42,
+        function: () => 1,
+        symbol: Symbol('s'),
+        undefined,
+        bigint: 10n,
+        blob: new Blob(['x']),
+        cycle: (() => { const o: Record<string, unknown> = {}; o.self = o; return o })(),
+        tojson: { toJSON () { return undefined } }
+      }
+      try {
+        this.write(values[data] as never)
+      } catch (err) {
+        this.write(`${(err as { code?: string }).code} ${err instanceof TypeError ? "TypeError" : "not a TypeError"}`)
+      }
+    }
+  }
+  const { wsUrl } = await build(t, (app) => { app.plezi.route('/types', Types) })
+  const client = await connect(t, `${wsUrl}/types`)
+  const ask = async (name: string): Promise<unknown> => { client.send(name); return client.next() }
+  t.same(await ask('dataview'), Buffer.from([3, 4, 5]), 'a DataView: the bytes it views')
+  t.same(await ask('uint16'), Buffer.from(new Uint16Array([1, 258]).buffer), 'a Uint16Array: its bytes, not JSON')
+  t.same(await ask('float64'), Buffer.from(new Float64Array([1.5]).buffer))
+  t.same(await ask('subarray'), Buffer.from([6, 7, 8]), 'a view into a larger buffer: only its own bytes')
+  t.equal(await ask('null'), 'null')
+  t.equal(await ask('number'), '42')
+  for (const name of ['function', 'symbol', 'undefined', 'bigint', 'blob', 'cycle', 'tojson']) {
+    t.equal(await ask(name), 'PLZ_ERR_MESSAGE TypeError', `${name}: a TypeError at the call`)
+  }
+  t.equal(await ask('number'), '42', 'the connection keeps serving')
+})

@@ -131,7 +131,7 @@ export function routeController (instance: FastifyInstance, context: AppContext,
       socket.close(1001, 'server shutting down')
       return
     }
-    const connection = new Connection(context, socket, controller, table, request.raw.socket)
+    const connection = new Connection(context, socket, controller, table)
     attachConnection(controller, connection)
     connection.start()
   }

@@ -1,6 +1,7 @@
 // A published message: encoded once at publish (JSON values become JSON text with a kind tag,
 // so the kind survives any engine), decoded and framed lazily, at most once per process.
 import { buildFrame, OPCODE_BINARY, OPCODE_TEXT } from '../websocket/frame.js'
+import { deflatePayload } from '../websocket/deflate.js'
 
 /** What the publisher passed: a string, bytes, or a JSON value. */
 export type MessageKind = 'string' | 'buffer' | 'json'
@@ -24,6 +25,8 @@ export class PubSubMessage {
   #value: unknown
   #decoded = false
   #frame: Buffer | undefined
+  #deflated: Buffer | undefined
+  #byteLength = -1
 
   constructor (channel: string, kind: MessageKind, data: string | Buffer) {
     this.channel = channel
@@ -72,6 +75,18 @@ export class PubSubMessage {
   get frame (): Buffer {
     this.#frame ??= buildFrame(this.data, this.binary ? OPCODE_BINARY : OPCODE_TEXT)
     return this.#frame
+  }
+
+  /**
+   * The frame for a socket that compresses messages of at least `threshold` bytes (false: it
+   * does not): the plain frame, or the one compressed frame built on first use for them all.
+   */
+  frameFor (threshold: number | false): Buffer {
+    if (threshold === false) return this.frame
+    if (this.#byteLength < 0) this.#byteLength = typeof this.data === 'string' ? Buffer.byteLength(this.data) : this.data.length
+    if (this.#byteLength < threshold) return this.frame
+    this.#deflated ??= buildFrame(deflatePayload(this.data), this.binary ? OPCODE_BINARY : OPCODE_TEXT, true)
+    return this.#deflated
   }
 
   toWire (topic: string, origin: string): WirePacket {

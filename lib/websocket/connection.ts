@@ -1,6 +1,5 @@
 // One websocket connection: its controller, its serial queue of hooks and messages, its
 // subscriptions, and the limits (slow consumers, back-pressure) applied to what it writes.
-import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import type { ConnectionPort, Controller, SubscriptionHandler, Writable } from '../controller.js'
 import type { AppContext } from '../context.js'
@@ -9,7 +8,8 @@ import { SerialQueue } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
 import type { PubSubMessage, Subscriber } from '../pubsub/pubsub.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
-import { acceptsRawFrames, buildFrame, senderIdle, OPCODE_BINARY, OPCODE_TEXT } from './frame.js'
+import { buildFrame, deflateMode, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
+import { payloadOf } from './payload.js'
 
 export type { SubscriptionHandler }
 
@@ -34,6 +34,8 @@ type TaggedSocket = WebSocket & { [kConnection]: Connection }
 export class Connection implements OutboxOwner, ConnectionPort {
   readonly controller: Hooks
   readonly queue: SerialQueue
+  /** The stream ws writes to (null for a websocket without one we can use, e.g. from injectWS). */
+  readonly transport: Transport | null
   /** Cleared by every ping, set by every pong: a connection still false at the next ping is dead. */
   alive = true
   /** Set on a protocol error: later frames are ignored while the close goes out. */
@@ -42,23 +44,32 @@ export class Connection implements OutboxOwner, ConnectionPort {
   outbox: PubSubMessage[] | null = null
   // A server socket without extensions takes frames we build (see frame.ts); fixed once open.
   private readonly rawFrames: boolean
+  /** Messages of at least this many bytes go out compressed (shared-deflate sockets), else false. */
+  readonly compressAbove: number | false
   private awaitingDrain = false
+  // Reading stopped because the handlers fell `maxBacklog` messages behind (see checkBacklog).
+  private readingPaused = false
   // Made on first use: most connections never subscribe or see a shutdown. One subscription
   // (the common case) is kept as is; a Map only from the second on (memory per connection).
   private subscriptions: ConnectionSubscriber | Map<string, ConnectionSubscriber> | null = null
   private closedWaiters: Array<() => void> | null = null
   private isClosed = false
+  private readonly openedAt = Date.now()
 
   constructor (
     readonly context: AppContext,
     readonly socket: WebSocket,
     controller: Controller,
-    readonly table: MethodTable,
-    readonly rawSocket: Socket
+    readonly table: MethodTable
   ) {
     this.controller = controller as Hooks
-    this.rawFrames = acceptsRawFrames(socket)
-    this.queue = new SerialQueue((err) => this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed'))
+    this.transport = transportOf(socket)
+    const support = frameSupport(socket)
+    this.rawFrames = support === 'raw'
+    const compression = context.options.compression
+    this.compressAbove = compression !== false && deflateMode(socket) === 'shared' ? compression.threshold : false
+    if (support === 'internals') noticeOnce(context, 'ws-internals', 'fastify-plezi: this websocket does not have the ws internals prebuilt frames need (an injected websocket, or another ws version): writing through ws.send()')
+    this.queue = new SerialQueue((err) => this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed'), () => { this.resumeReading() })
   }
 
   /** Wires the socket's events (synchronously, so no message is missed) and queues `onOpen`. */
@@ -69,6 +80,7 @@ export class Connection implements OutboxOwner, ConnectionPort {
     socket.on('close', onSocketClose)
     socket.on('pong', onSocketPong)
     this.context.connections.add(this)
+    this.controller.log.debug('fastify-plezi: websocket open')
     if (this.table.hooks.has('onOpen')) this.queue.push(() => this.controller.onOpen!())
   }
 
@@ -80,33 +92,31 @@ export class Connection implements OutboxOwner, ConnectionPort {
     return this.socket.bufferedAmount
   }
 
+  /** Sends `data` as one frame (see payload.ts); false when closed; a TypeError for what has no frame. */
   write (data: Writable): boolean {
-    const socket = this.socket
-    if (socket.readyState !== WebSocket.OPEN) return false
-    if (this.outbox !== null) flushOutbox(this) // keep this connection's frames in order
-    if (typeof data === 'string') {
-      this.send(data, OPCODE_TEXT)
-    } else if (data instanceof Uint8Array) {
-      this.send(data, OPCODE_BINARY)
-    } else if (data instanceof ArrayBuffer) {
-      this.send(new Uint8Array(data), OPCODE_BINARY)
-    } else if (data === undefined) {
-      return false
-    } else {
-      this.send(JSON.stringify(data), OPCODE_TEXT)
-    }
+    const { data: payload, binary } = payloadOf(data)
+    if (this.socket.readyState !== WebSocket.OPEN) return false
+    this.flush() // keep this connection's frames in order
+    this.send(payload, binary ? OPCODE_BINARY : OPCODE_TEXT)
     this.afterWrite()
     return true
   }
 
-  /** Whether frames we built may be written to the TCP socket now, in order with ws's own. */
+  /** Writes the published frames waiting for the end of the turn. Every state change calls it first. */
+  flush (): void {
+    if (this.outbox !== null) flushOutbox(this)
+  }
+
+  /** Whether frames we built may be written to the transport now, in order with ws's own. */
   rawWritable (): boolean {
     return this.rawFrames && senderIdle(this.socket)
   }
 
+  // Compressed direct writes are ws's (per connection); the shared compressor is for publishes.
   private send (data: string | Uint8Array, opcode: number): void {
-    if (data.length <= DIRECT_WRITE_MAX && this.rawWritable()) {
-      this.rawSocket.write(buildFrame(data, opcode))
+    const compress = this.compressAbove !== false && (typeof data === 'string' ? Buffer.byteLength(data) : data.length) >= this.compressAbove
+    if (!compress && data.length <= DIRECT_WRITE_MAX && this.rawWritable()) {
+      this.transport!.write(buildFrame(data, opcode))
     } else {
       this.socket.send(data, { binary: opcode === OPCODE_BINARY })
     }
@@ -114,11 +124,12 @@ export class Connection implements OutboxOwner, ConnectionPort {
 
   /** Applies `maxBufferedAmount` and arms `onDrained` after anything was written. */
   afterWrite (): void {
+    const transport = this.transport
     if (this.socket.bufferedAmount > this.context.options.maxBufferedAmount) {
       this.dropSlowConsumer()
-    } else if (!this.awaitingDrain && this.rawSocket.writableNeedDrain && this.table.hooks.has('onDrained')) {
+    } else if (!this.awaitingDrain && transport !== null && transport.writableNeedDrain && this.table.hooks.has('onDrained')) {
       this.awaitingDrain = true
-      this.rawSocket.once('drain', () => {
+      transport.once('drain', () => {
         this.awaitingDrain = false
         if (this.isOpen) this.queue.push(() => this.controller.onDrained!())
       })
@@ -127,25 +138,51 @@ export class Connection implements OutboxOwner, ConnectionPort {
 
   private dropSlowConsumer (): void {
     this.controller.log.warn({ pending: this.socket.bufferedAmount }, 'fastify-plezi: closing slow consumer (1013)')
-    this.socket.close(1013, 'slow consumer')
-    setTimeout(() => this.socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref()
+    this.close(1013, 'slow consumer')
+    setTimeout(() => this.terminate(), SLOW_CONSUMER_GRACE_MS).unref()
   }
 
+  /** Flushes, then starts the closing handshake (default code 1000). */
   close (code?: number, reason?: string): void {
-    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
-      this.socket.close(code, reason)
-    }
+    const state = this.socket.readyState
+    if (state !== WebSocket.OPEN && state !== WebSocket.CONNECTING) return
+    this.flush()
+    this.socket.close(code, reason)
+  }
+
+  /** Flushes what it can, then ends the connection without a handshake. */
+  terminate (): void {
+    this.flush()
+    this.socket.terminate()
   }
 
   /** Sends a ping, or ends the connection when the previous ping went unanswered. */
   ping (): void {
     if (!this.alive) {
       this.controller.log.info('fastify-plezi: no pong, terminating websocket')
-      this.socket.terminate()
+      this.terminate()
       return
     }
     this.alive = false
     this.socket.ping()
+  }
+
+  /**
+   * After a message was queued: at `maxBacklog` waiting tasks the socket stops being read, so
+   * the client's further frames wait in TCP buffers (back-pressure) instead of server memory.
+   */
+  checkBacklog (): void {
+    if (this.readingPaused || this.queue.waiting < this.context.options.maxBacklog) return
+    this.readingPaused = true
+    this.controller.log.debug({ waiting: this.queue.waiting }, 'fastify-plezi: handlers fell behind, pausing reads (maxBacklog)')
+    this.socket.pause()
+  }
+
+  private resumeReading (): void {
+    if (!this.readingPaused) return
+    this.readingPaused = false
+    this.controller.log.debug('fastify-plezi: handlers caught up, resuming reads')
+    this.socket.resume()
   }
 
   /** Queues a published message: its frame is built once for all subscribers, written at the end of the turn. */
@@ -166,6 +203,7 @@ export class Connection implements OutboxOwner, ConnectionPort {
     } else {
       this.subscriptions = new Map([[current.channel, current], [channel, subscriber]])
     }
+    this.controller.log.debug({ channel }, 'fastify-plezi: subscribed')
     return this.context.pubsub.subscribe(channel, subscriber)
   }
 
@@ -192,21 +230,26 @@ export class Connection implements OutboxOwner, ConnectionPort {
     return new Promise((resolve) => { (this.closedWaiters ??= []).push(resolve) })
   }
 
-  /** Graceful shutdown: `onShutdown`, flush, close 1001, `onClose`; cut short at `deadline`. */
-  async shutdown (deadline: Promise<void>): Promise<void> {
-    if (this.isOpen && this.table.hooks.has('onShutdown')) {
-      this.queue.push(() => this.controller.onShutdown!())
-      await Promise.race([this.queue.idle(), deadline])
-    }
+  /** Shutdown, first phase: runs `onShutdown` in the connection's order; resolves when it finished (or at `deadline`). */
+  async runShutdownHook (deadline: Promise<void>): Promise<void> {
+    if (!this.isOpen || !this.table.hooks.has('onShutdown')) return
+    this.queue.push(() => this.controller.onShutdown!())
+    await Promise.race([this.queue.idle(), deadline])
+  }
+
+  /** Shutdown, second phase: flush, close 1001, `onClose`; a peer that does not answer is cut at `deadline`. */
+  async closeForShutdown (deadline: Promise<void>): Promise<void> {
     this.close(1001, 'server shutting down')
     await Promise.race([this.closed(), deadline])
-    this.socket.terminate() // no-op when already closed; ends a peer that never answered
+    this.terminate() // no-op when already closed; ends a peer that never answered
     await this.closed()
     await Promise.race([this.queue.idle(), deadline])
   }
 
-  onSocketClosed (): void {
+  onSocketClosed (code: number, reason: Buffer): void {
+    this.controller.log.debug({ code, reason: reason.toString(), duration: Date.now() - this.openedAt }, 'fastify-plezi: websocket closed')
     this.isClosed = true
+    this.outbox = null // nothing can be written any more
     this.context.connections.delete(this)
     for (const channel of this.subscribedChannels()) this.unsubscribe(channel)
     if (this.table.hooks.has('onClose')) this.queue.push(() => this.controller.onClose!())
@@ -214,6 +257,13 @@ export class Connection implements OutboxOwner, ConnectionPort {
     this.closedWaiters = null
     if (waiters !== null) for (const resolve of waiters) resolve()
   }
+}
+
+/** Logs `message` at debug level the first time `key` is noticed in this app. */
+function noticeOnce (context: AppContext, key: string, message: string): void {
+  if (context.notices.has(key)) return
+  context.notices.add(key)
+  context.log.debug(message)
 }
 
 /** A connection's subscription: forwards to the client, or runs its handler in the connection's queue. */
@@ -236,13 +286,18 @@ function runHandler (this: ConnectionSubscriber, message: PubSubMessage): unknow
   return this.live ? this.handler!.call(this.connection.controller, message.value, message.channel) : undefined
 }
 
+/** The connection a websocket belongs to, if it is one of ours. */
+export function connectionOf (socket: WebSocket): Connection | undefined {
+  return (socket as Partial<TaggedSocket>)[kConnection]
+}
+
 // Module-level listeners (not closures per connection): they find the connection on the socket.
 function onSocketMessage (this: WebSocket, data: Buffer, isBinary: boolean): void {
   handleIncoming((this as TaggedSocket)[kConnection], data, isBinary)
 }
 
-function onSocketClose (this: WebSocket): void {
-  (this as TaggedSocket)[kConnection].onSocketClosed()
+function onSocketClose (this: WebSocket, code: number, reason: Buffer): void {
+  (this as TaggedSocket)[kConnection].onSocketClosed(code, reason)
 }
 
 function onSocketPong (this: WebSocket): void {

@@ -20,11 +20,13 @@ export function handleIncoming (connection: Connection, data: Buffer, isBinary: 
   if (!table.autoDispatch) {
     const payload = isBinary ? data : data.toString()
     connection.queue.push(controller.onMessage!, controller, payload)
+    connection.checkBacklog()
     return
   }
   if (isBinary) {
     if (table.hooks.has('onMessage')) connection.queue.push(controller.onMessage!, controller, data)
     else protocolError(connection, 1003, 'binary frames are not accepted')
+    connection.checkBacklog()
     return
   }
   const message = parseEvent(data.toString())
@@ -33,6 +35,7 @@ export function handleIncoming (connection: Connection, data: Buffer, isBinary: 
     return
   }
   connection.queue.push(runEvent, connection, message)
+  connection.checkBacklog()
 }
 
 /** The message, or null when it is not a JSON object with a string `event`. */
@@ -50,7 +53,7 @@ export function parseEvent (text: string): EventMessage | null {
 // Queued behind what came before, so that earlier events still get their answers first.
 function protocolError (connection: Connection, code: number, reason: string): void {
   connection.refusing = true
-  connection.controller.log.warn({ code, reason }, 'fastify-plezi: closing websocket on a malformed frame')
+  connection.controller.log.info({ code, reason }, 'fastify-plezi: closing websocket on a malformed frame')
   connection.queue.push(() => connection.close(code, reason))
 }
 

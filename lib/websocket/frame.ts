@@ -27,11 +27,11 @@ export const SENDER_IDLE = 0
  * One unmasked, final websocket frame (header and payload in ONE buffer: two writes per socket
  * cost more syscalls than the copy).
  */
-export function buildFrame (payload: string | Uint8Array, opcode: number): Buffer {
+export function buildFrame (payload: string | Uint8Array, opcode: number, compressed = false): Buffer {
   const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
   const header = length < 126 ? 2 : length < 65536 ? 4 : 10
   const frame = Buffer.allocUnsafe(header + length)
-  frame[0] = 0x80 | opcode // FIN, no RSV bits (no compression)
+  frame[0] = (compressed ? 0xc0 : 0x80) | opcode // FIN, and RSV1 for a permessage-deflate payload
   if (length < 126) {
     frame[1] = length
   } else if (length < 65536) {
@@ -48,16 +48,65 @@ export function buildFrame (payload: string | Uint8Array, opcode: number): Buffe
   return frame
 }
 
-/**
- * Whether frames may be written to this socket as raw bytes at all: a server socket (no
- * masking) that negotiated no extension (no permessage-deflate). Fixed once it is open.
- */
-export function acceptsRawFrames (socket: WebSocket): boolean {
-  const internals = socket as unknown as WsInternals
-  return internals._isServer && Object.keys(internals._extensions).length === 0
+/** The stream `ws` writes a socket's frames to, as far as we need it. */
+export interface Transport {
+  write (chunk: Buffer): boolean
+  cork (): void
+  uncork (): void
+  readonly writableNeedDrain: boolean
+  once (event: 'drain', listener: () => void): unknown
 }
 
-/** Whether ws's sender is idle right now, so raw bytes written now keep their order. */
+/**
+ * Whether frames we build may be written to this socket's transport: `'raw'` for a server socket
+ * (no masking) that negotiated no extension; `'extensions'` (permessage-deflate) or `'client'`
+ * when ws must frame; `'internals'` when ws's private fields are not what this module knows (a
+ * websocket from `app.injectWS()`, a future ws): then ws.send() serves, and the caller says so
+ * once. Fixed once the socket is open. Never throws.
+ */
+export type FrameSupport = 'raw' | 'extensions' | 'client' | 'internals'
+
+export function frameSupport (socket: WebSocket): FrameSupport {
+  const internals = socket as unknown as Partial<WsInternals>
+  const sender = internals._sender
+  if (transportOf(socket) === null || sender === null || typeof sender !== 'object' ||
+      typeof sender._state !== 'number' || !Array.isArray(sender._queue) || typeof sender._firstFragment !== 'boolean' ||
+      typeof internals._isServer !== 'boolean' || internals._extensions === null || typeof internals._extensions !== 'object') {
+    return 'internals'
+  }
+  if (!internals._isServer) return 'client'
+  const names = Object.keys(internals._extensions)
+  if (names.length === 0) return 'raw'
+  return names.length === 1 && deflateMode(socket) === 'shared' ? 'raw' : 'extensions'
+}
+
+/**
+ * How messages to this socket may be compressed: `'none'` (no permessage-deflate), `'shared'`
+ * (no server context takeover and the full window: a message compressed once is valid for every
+ * such socket), or `'own'` (the client asked for a smaller window: only ws's own compressor fits).
+ */
+export type DeflateMode = 'none' | 'shared' | 'own'
+
+export function deflateMode (socket: WebSocket): DeflateMode {
+  const extension = (socket as unknown as Partial<WsInternals>)._extensions?.['permessage-deflate'] as { params?: Record<string, unknown> } | undefined
+  if (extension === undefined) return 'none'
+  const params = extension.params
+  if (params === null || typeof params !== 'object' || params.server_no_context_takeover !== true) return 'own'
+  const bits = params.server_max_window_bits
+  return bits === undefined || bits === 15 ? 'shared' : 'own'
+}
+
+/** The transport stream behind a ws socket, or null when it is not one we can write to. */
+export function transportOf (socket: WebSocket): Transport | null {
+  const stream = (socket as unknown as { _socket?: Partial<Transport> | null })._socket
+  if (stream === null || typeof stream !== 'object' || typeof stream.write !== 'function' ||
+      typeof stream.cork !== 'function' || typeof stream.uncork !== 'function' || typeof stream.once !== 'function') {
+    return null
+  }
+  return stream as Transport
+}
+
+/** Whether ws's sender is idle right now, so raw bytes written now keep their order (see frameSupport). */
 export function senderIdle (socket: WebSocket): boolean {
   const sender = (socket as unknown as WsInternals)._sender
   return socket.readyState === socket.OPEN &&

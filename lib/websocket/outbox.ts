@@ -1,15 +1,17 @@
 // Frames of published messages bound for one socket are held until the end of the current
 // turn of the event loop, then written together: when several broadcasts arrive in one
 // poll phase, each socket gets one write (one syscall) instead of one per message.
-import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { PubSubMessage } from '../pubsub/pubsub.js'
+import type { Transport } from './frame.js'
 
 export interface OutboxOwner {
   readonly socket: WebSocket
-  /** The connection's raw TCP socket (the one `ws` writes to). */
-  readonly rawSocket: Socket
-  /** Whether frames we built may be written to `rawSocket` right now (see frame.ts). */
+  /** The stream `ws` writes to, when we may use it (see frame.ts). */
+  readonly transport: Transport | null
+  /** The compression threshold of this socket's shared-deflate frames, or false (see frame.ts). */
+  readonly compressAbove: number | false
+  /** Whether frames we built may be written to `transport` right now (see frame.ts). */
   rawWritable (): boolean
   /** Published messages waiting for the flush, or null. */
   outbox: PubSubMessage[] | null
@@ -24,12 +26,13 @@ export function flushOutbox (owner: OutboxOwner): void {
   const socket = owner.socket
   if (messages === null || socket.readyState !== socket.OPEN) return
   if (owner.rawWritable()) {
-    const raw = owner.rawSocket
+    const raw = owner.transport!
+    const threshold = owner.compressAbove
     if (messages.length === 1) {
-      raw.write(messages[0].frame)
+      raw.write(messages[0].frameFor(threshold))
     } else {
       raw.cork()
-      for (const message of messages) raw.write(message.frame)
+      for (const message of messages) raw.write(message.frameFor(threshold))
       raw.uncork()
     }
   } else {

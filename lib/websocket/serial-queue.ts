@@ -13,7 +13,13 @@ export class SerialQueue {
   private running = false
   private idleWaiters: Array<() => void> | null = null
 
-  constructor (private readonly onError: (err: unknown) => void) {}
+  /** `onIdle` runs each time the last waiting task has finished (maxBacklog's resume). */
+  constructor (private readonly onError: (err: unknown) => void, private readonly onIdle?: () => void) {}
+
+  /** Tasks pushed but not yet started. */
+  get waiting (): number {
+    return this.backlog === null ? 0 : (this.backlog.length - this.head) / 3
+  }
 
   /** Runs `fn.call(self, arg)` after every task pushed before it has finished. */
   push (fn: Task, self?: unknown, arg?: unknown): void {
@@ -59,6 +65,7 @@ export class SerialQueue {
     this.backlog = null
     this.head = 0
     this.running = false
+    this.onIdle?.()
     const waiters = this.idleWaiters
     if (waiters !== null) {
       this.idleWaiters = null

@@ -391,6 +391,39 @@ t.test('Redis store (127.0.0.1:6379)', { skip: redisSkip }, async (t) => {
     t.ok(live.every((m) => m.data.startsWith(m.origin)), 'with the publisher\'s origin')
   })
 
+  t.test('sharing mqemitter-redis\'s publish connection keeps one order with its other publishes', async (t) => {
+    const topicPrefix = `${uniqueAppName('mixed')}/`
+    const pubConn = new Redis(REDIS_URL, PUBLISH_CONNECTION)
+    const publisher = MQEmitterRedis({ subConn: new Redis(REDIS_URL), pubConn })
+    const listener = MQEmitterRedis({ subConn: new Redis(REDIS_URL), pubConn: new Redis(REDIS_URL) })
+    t.teardown(() => Promise.all([publisher, listener].map((mq) => new Promise<void>((resolve) => { mq.close(resolve) }))))
+    // With a connection of its own (redis: REDIS_URL) this order is lost: checked.
+    const store = await openRedis(t, { redis: pubConn, publish: { topicPrefix, origin: 'p' } })
+    t.teardown(() => dropKeys(conn, store.prefix))
+    const N = 300
+    const seen: string[] = []
+    const all = new Promise<void>((resolve) => {
+      listener.on(`${topicPrefix}#`, ((packet: { data: string }, done: () => void) => {
+        seen.push(packet.data)
+        done()
+        if (seen.length === 2 * N) resolve()
+      }) as never)
+    })
+    await new Promise<void>((resolve) => { listener.on(`${topicPrefix}fence`, (_p: unknown, done: () => void) => { done() }, resolve) })
+    const sent: string[] = []
+    const pending: Array<Promise<unknown>> = []
+    for (let i = 0; i < N; i++) {
+      sent.push(`history ${i}`, `plain ${i}`)
+      pending.push(store.append(`h/${i % 3}`, str(`history ${i}`)))
+      pending.push(new Promise<void>((resolve, reject) => {
+        publisher.emit({ topic: `${topicPrefix}plain`, kind: 'string', data: `plain ${i}` }, (err?: Error) => { if (err) reject(err); else resolve() })
+      }))
+    }
+    await Promise.all(pending)
+    await all
+    t.same(seen, sent, 'a subscriber to both sees this publisher\'s order')
+  })
+
   t.test('a shared connection is used, not closed', async (t) => {
     const shared = new Redis(REDIS_URL, PUBLISH_CONNECTION)
     t.teardown(() => { shared.disconnect() })

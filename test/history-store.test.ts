@@ -307,11 +307,18 @@ t.test('Redis store (127.0.0.1:6379)', { skip: redisSkip }, async (t) => {
     t.equal(stream, `${store.prefix}{room/1}:stream`)
     t.same(await conn.scan('0', 'MATCH', `${store.prefix}*`, 'COUNT', 100).then(([, keys]) => keys.sort()), [meta, stream], 'no other key')
     t.same([await conn.type(meta), await conn.type(stream)], ['hash', 'stream'])
-    t.same((await conn.xrange(stream, '-', '+')).map(([id]) => id), ['3-0', '4-0', '5-0'])
+    const ids = (await conn.xrange(stream, '-', '+')).map(([id]) => id)
+    t.same(ids.slice(-3), ['3-0', '4-0', '5-0'], 'entry ids are the offsets')
     t.equal(await conn.hget(meta, 's'), '5')
     const [streamTtl, metaTtl] = [await conn.pttl(stream), await conn.pttl(meta)]
     t.ok(streamTtl > 50_000 && streamTtl <= 60_000, `stream PTTL ${streamTtl}`)
     t.ok(metaTtl > 110_000 && metaTtl <= 120_000, `meta PTTL ${metaTtl}`)
+    // Trimming is approximate (whole stream nodes): Redis keeps at most one node beyond `size`.
+    const [, nodeEntries] = await conn.config('GET', 'stream-node-max-entries') as [string, string]
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => store.append('room/1', str(`more ${i}`))))
+    const held = await conn.xlen(stream)
+    t.ok(held >= 3 && held <= 3 + Number(nodeEntries), `${held} entries held for size 3`)
+    t.same((await store.read('room/1', { since: 0 })).messages.map((m) => m.offset), [1003, 1004, 1005], 'reads show exactly the last `size`')
   })
 
   t.test('a meta hash lost on its own (eviction) starts a new epoch and drops the old stream', async (t) => {

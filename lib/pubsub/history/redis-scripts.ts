@@ -7,8 +7,11 @@ import type { Redis } from 'ioredis'
 // KEYS: meta hash (e = epoch, s = latest offset), stream. ARGV: kind, data, size, ttl ms,
 // metaTtl ms, epoch to use if the meta hash is gone, topic ('' = no publish), packet id, origin.
 // A lost meta hash (restart without persistence, eviction) starts a new epoch at offset 1, and
-// the stream left from the old one goes. The published packet is mqemitter-redis's own
-// (msgpack of { id, msg }), so it reaches subscribers through its subscription, in offset order.
+// the stream left from the old one goes. Trimming is approximate (`~`: whole stream nodes
+// only), several times cheaper than exact trimming, which rescans a node on every append; the
+// few older entries it leaves are never read (READ starts at top - size + 1). The published
+// packet is mqemitter-redis's own (msgpack of { id, msg }), so it reaches subscribers through
+// its subscription, in offset order.
 const APPEND = `
 local meta, stream = KEYS[1], KEYS[2]
 local epoch = redis.call('hget', meta, 'e')
@@ -19,7 +22,7 @@ end
 local offset = redis.call('hincrby', meta, 's', 1)
 redis.call('pexpire', meta, ARGV[5])
 if offset == 1 then redis.call('del', stream) end
-redis.call('xadd', stream, 'MAXLEN', ARGV[3], offset .. '-0', 'k', ARGV[1], 'd', ARGV[2])
+redis.call('xadd', stream, 'MAXLEN', '~', ARGV[3], offset .. '-0', 'k', ARGV[1], 'd', ARGV[2])
 redis.call('pexpire', stream, ARGV[4])
 if ARGV[7] ~= '' then
   redis.call('publish', ARGV[7], cmsgpack.pack({ id = ARGV[8], msg = {
@@ -28,8 +31,8 @@ end
 return { offset, epoch }
 `
 
-// KEYS: meta hash, stream. ARGV: since ('' = the last messages), limit, metaTtl ms, epoch to
-// use if the meta hash is gone. A channel never seen gets its epoch here, so the first append
+// KEYS: meta hash, stream. ARGV: since ('' = the last messages), limit (≤ size), metaTtl ms,
+// epoch to use if the meta hash is gone, size. A channel never seen gets its epoch here, so the first append
 // keeps the epoch its subscribers were told; a stream without meta is from a lost epoch.
 // Reply: epoch, latest offset, then offset, kind, data of each message, oldest first.
 const READ = `
@@ -50,7 +53,7 @@ if ARGV[1] == '' then
   entries = redis.call('xrevrange', stream, '+', '-', 'COUNT', limit)
   first, last, step = #entries, 1, -1
 else
-  local from = tonumber(ARGV[1]) + 1
+  local from = math.max(tonumber(ARGV[1]) + 1, top - tonumber(ARGV[5]) + 1)
   if from > top then return reply end
   entries = redis.call('xrange', stream, from, '+', 'COUNT', limit)
   first, last, step = 1, #entries, 1

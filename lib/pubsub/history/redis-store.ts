@@ -109,7 +109,7 @@ export class RedisHistoryStore implements HistoryStore {
   #read (channel: string, since: number | undefined, limit: number): Promise<HistoryPage> {
     if (this.#closed) return Promise.reject(closedError())
     const { meta, stream } = this.keys(channel)
-    const args = [since === undefined ? '' : since, limit, this.limits.metaTtl, this.#ids.next()]
+    const args = [since === undefined ? '' : since, limit, this.limits.metaTtl, this.#ids.next(), this.limits.size]
     return readScript.run(this.#conn, [meta, stream], args).then(toPage)
   }
 }

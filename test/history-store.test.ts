@@ -96,10 +96,12 @@ function storeSuite (t: Test, fixture: StoreFixture): void {
     t.same(await at(0), { recovered: false, latest, messages: [] })
     t.same(await at(6), { recovered: false, latest, messages: [] }, 'a position ahead of the channel')
     t.same(await at(4, 'another epoch'), { recovered: false, latest, messages: [] }, 'another epoch')
+    t.same(await at(2 ** 60), { recovered: false, latest, messages: [] }, 'a huge offset is a position that never recovers')
+    t.same(await at(1e300), { recovered: false, latest, messages: [] })
     const fresh = await recover(store, 'never', { epoch: 'x', offset: 0 })
     t.same([fresh.recovered, fresh.latest.offset], [false, 0], 'an unknown channel has an epoch of its own')
     t.same(await recover(store, 'never', fresh.latest), { recovered: true, latest: fresh.latest, messages: [] })
-    for (const bad of [null, { epoch: 1, offset: 0 }, { epoch: 'e', offset: -1 }, { epoch: 'e', offset: 1.5 }, { epoch: 'e', offset: null }]) {
+    for (const bad of [null, { epoch: 1, offset: 0 }, { epoch: 'e', offset: -1 }, { epoch: 'e', offset: 1.5 }, { epoch: 'e', offset: null }, { epoch: 'e', offset: Infinity }, { epoch: 'e', offset: '3' }]) {
       t.throws(() => recover(store, 'rc', bad as unknown as Position), { code: 'PLZ_ERR_OPTION' }, `bad position ${JSON.stringify(bad)}`)
     }
   })

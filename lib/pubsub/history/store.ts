@@ -134,7 +134,7 @@ export function checkRead (options: ReadOptions | undefined, size: number): { si
 
 export function checkPosition (position: unknown): asserts position is Position {
   const p = position as Partial<Position> | null
-  if (typeof p !== 'object' || p === null || typeof p.epoch !== 'string' || !Number.isSafeInteger(p.offset) || (p.offset as number) < 0) {
+  if (typeof p !== 'object' || p === null || typeof p.epoch !== 'string' || !Number.isInteger(p.offset) || (p.offset as number) < 0) {
     throw new PLZ_ERR_OPTION('since', `must be { epoch: string, offset: integer ≥ 0 }, received ${describe(position)}`)
   }
 }
@@ -149,13 +149,15 @@ export interface Recovery {
 
 /**
  * All or nothing, as Centrifugo does: recovered only in the same epoch, when history still holds
- * the message right after `since` and everything up to the latest offset. Throws at once
- * (PLZ_ERR_OPTION) for a malformed position: a client's `null` offset is for the caller to
- * answer with `recovered: false`.
+ * the message right after `since` and everything up to the latest offset. Any integer offset
+ * ≥ 0 is a position (huge ones never recover); anything else throws at once (PLZ_ERR_OPTION):
+ * a client's `null` offset or malformed `_since_` entry is for the caller to answer with
+ * `recovered: false`.
  */
 export function recover (store: HistoryStore, channel: string, since: Position): Promise<Recovery> {
   checkPosition(since)
-  return store.read(channel, { since: since.offset }).then((page) => {
+  // An offset past any channel's (say 1e20) is a position, just never a recoverable one.
+  return store.read(channel, { since: Math.min(since.offset, Number.MAX_SAFE_INTEGER) }).then((page) => {
     const latest = { epoch: page.epoch, offset: page.offset }
     const { messages } = page
     const complete = page.epoch === since.epoch && since.offset <= page.offset && (messages.length === 0

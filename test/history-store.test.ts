@@ -159,6 +159,9 @@ function storeSuite (t: Test, fixture: StoreFixture): void {
     t.throws(() => store.append('c', buffer as unknown as HistoryData), { code: 'PLZ_ERR_MESSAGE', message: /Buffer/ })
     t.throws(() => store.append('c', { kind: 'json', data: 5 } as unknown as HistoryData), { code: 'PLZ_ERR_MESSAGE' })
     t.throws(() => store.append('c', { kind: 'number', data: '5' } as unknown as HistoryData), { code: 'PLZ_ERR_MESSAGE' })
+    for (const notAMessage of [null, undefined, 'text', 5]) {
+      t.throws(() => store.append('c', notAMessage as unknown as HistoryData), { code: 'PLZ_ERR_MESSAGE' }, `message ${String(notAMessage)}`)
+    }
     t.same(await store.append('c', toHistoryData(PubSubMessage.from('c', { a: 1 }))), await store.latest('c'), 'a PubSubMessage converts')
     t.throws(() => toHistoryData(PubSubMessage.from('c', Buffer.from('x'))), { code: 'PLZ_ERR_MESSAGE' })
     for (const since of [-1, 1.5, '3', Number.NaN, 2 ** 60]) {
@@ -189,6 +192,7 @@ t.test('limits are checked and name the option', async (t) => {
     t.throws(() => new MemoryHistoryStore(limits), { code: 'PLZ_ERR_OPTION', message: new RegExp(`"${option.replace('.', '\\.')}"`) }, JSON.stringify(limits))
   }
   t.throws(() => new MemoryHistoryStore({ sweepInterval: 0 }), { code: 'PLZ_ERR_OPTION', message: /sweepInterval/ })
+  t.throws(() => new MemoryHistoryStore(null as unknown as HistoryLimits), { code: 'PLZ_ERR_OPTION', message: /"history": must be an object/ })
   t.throws(() => new RedisHistoryStore({ redis: REDIS_URL, prefix: 'a{b' }), { code: 'PLZ_ERR_OPTION', message: /"history\.prefix"/ })
   const store = new MemoryHistoryStore({ ttl: 200_000_000 })
   t.teardown(() => store.close())

@@ -78,6 +78,7 @@ const MAX_TTL = 365 * 86_400_000
 
 /** Defaults and checks; `option` names the option in errors (e.g. `history` → `history.size`). */
 export function resolveLimits (limits: HistoryLimits = {}, option = 'history'): ResolvedLimits {
+  if (typeof limits !== 'object' || limits === null) throw new PLZ_ERR_OPTION(option, `must be an object, received ${describe(limits)}`)
   const size = limits.size ?? HISTORY_DEFAULTS.size
   const ttl = limits.ttl ?? HISTORY_DEFAULTS.ttl
   checkInteger(size, 1, MAX_SIZE, `${option}.size`)
@@ -110,6 +111,9 @@ export function checkChannel (channel: unknown): asserts channel is string {
  * is delivered, so a Buffer on a history channel throws at the call.
  */
 export function toHistoryData (message: { readonly kind: string, readonly data: unknown }): HistoryData {
+  if (typeof message !== 'object' || message === null) {
+    throw new PLZ_ERR_MESSAGE(`history: a message must be { kind: "string" | "json", data: string }, received ${describe(message)}`)
+  }
   const { kind, data } = message
   if ((kind === 'string' || kind === 'json') && typeof data === 'string') return { kind, data }
   if (kind === 'buffer' || Buffer.isBuffer(data) || data instanceof Uint8Array) {

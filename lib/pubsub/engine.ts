@@ -62,7 +62,7 @@ export function suppliedEngine (emitter: Emitter, events: EngineEvents): Engine 
 // connection rejects the publishes in flight rather than replaying them after a reconnect.
 // Only on the publish connection: the subscribe connection needs its queue for the first
 // subscribes and re-subscribes by itself after a reconnect.
-const PUBLISH_CONNECTION: RedisOptions = {
+export const PUBLISH_CONNECTION: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
   enableAutoPipelining: true
@@ -99,7 +99,7 @@ function escapeGlobs (emitter: RedisPatterns): void {
   }
 }
 
-function whenReady (conn: Redis): Promise<void> {
+export function whenReady (conn: Redis): Promise<void> {
   if (conn.status === 'ready') return Promise.resolve()
   return new Promise((resolve, reject) => {
     const onReady = (): void => {
@@ -118,7 +118,7 @@ function whenReady (conn: Redis): Promise<void> {
 // Not mqemitter-redis's close(): it never calls back while Redis is down, and its unhandled
 // quit() rejections would crash the process. QUIT lets publishes in flight finish; the timeout
 // bounds it during an outage, and disconnect() stops ioredis from reconnecting forever.
-async function closeConnections (conns: Redis[], timeout: number): Promise<void> {
+export async function closeConnections (conns: Redis[], timeout: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const ended = conns.map(async (conn) => {
     if (conn.status === 'end') return

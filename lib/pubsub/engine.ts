@@ -72,9 +72,14 @@ const PUBLISH_CONNECTION: RedisOptions = {
   enableAutoPipelining: true
 }
 
+// ioredis's disconnect() arms a timer of `disconnectTimeout` (default 2 s) even for a socket
+// that is already closed (Redis down): keep it short, so a failed start leaves nothing behind
+// for long. We only disconnect after QUIT had its chance (closeTimeout).
+const OUR_DEFAULTS: RedisOptions = { disconnectTimeout: 100 }
+
 export function redisEngine (redis: string | RedisOptions, events: EngineEvents, closeTimeout: number): Engine {
-  const subConn = typeof redis === 'string' ? new Redis(redis) : new Redis({ ...redis })
-  const pubConn = typeof redis === 'string' ? new Redis(redis, PUBLISH_CONNECTION) : new Redis({ ...redis, ...PUBLISH_CONNECTION })
+  const subConn = typeof redis === 'string' ? new Redis(redis, OUR_DEFAULTS) : new Redis({ ...OUR_DEFAULTS, ...redis })
+  const pubConn = typeof redis === 'string' ? new Redis(redis, { ...OUR_DEFAULTS, ...PUBLISH_CONNECTION }) : new Redis({ ...OUR_DEFAULTS, ...redis, ...PUBLISH_CONNECTION })
   const emitter = MQEmitterRedis({ subConn, pubConn }) as unknown as Emitter
   escapeGlobs(emitter as unknown as RedisPatterns)
   emitter.state!.on('error', events.error)

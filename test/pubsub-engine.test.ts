@@ -373,6 +373,27 @@ t.test('app-supplied in-process mqemitter', async (t) => {
     t.equal(ours.messages.length, 0, 'our listeners are gone')
   })
 
+  t.test('an engine that cannot take a publish: false (logged once), local subscribers served, nothing rejects', async (t) => {
+    for (const failure of ['calls back with an error', 'throws'] as const) {
+      const broken: Emitter = {
+        on: (topic, listener, cb) => emitter.on(topic, listener, cb),
+        removeListener: (topic, listener, cb) => emitter.removeListener(topic, listener, cb),
+        emit (_packet, cb) {
+          if (failure === 'throws') throw new Error('engine exploded')
+          cb?.(new Error('engine refused'))
+        }
+      }
+      const log = new RecordingLog()
+      const pubsub = await created(t, new PubSub({ appName: uniqueAppName('broken'), emitter: broken, log: log.log }))
+      const local = new Collector()
+      await pubsub.subscribe('c', local)
+      t.same(await Promise.all([pubsub.publish('c', 1), pubsub.publish('c', 2)]), [false, false], `an engine that ${failure}`)
+      t.same(local.values, [1, 2], 'local subscribers were served')
+      t.equal(log.at('warn').length, 1, 'logged once')
+      t.match(log.at('warn')[0].msg, /publish failed/)
+    }
+  })
+
   t.test('foreign packets on our topics are dropped with a warning', async (t) => {
     const log = new RecordingLog()
     const appName = uniqueAppName('foreign')

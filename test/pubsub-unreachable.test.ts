@@ -41,5 +41,6 @@ t.test('the engine is described without passwords', async (t) => {
   t.equal(describeRedis('redis://db.example:6379'), 'redis://db.example:6379')
   t.equal(describeRedis({ host: 'db.example', port: 6380, password: 's3cret' }), 'db.example:6380')
   t.equal(describeRedis({ password: 's3cret' }), 'localhost:6379')
+  t.equal(describeRedis('redis://:s3cret@[::1'), 'redis://***@[::1', 'even a URL that does not parse')
   t.equal(describeRedis({ path: '/run/redis.sock', password: 's3cret' }), '/run/redis.sock')
 })

@@ -88,11 +88,10 @@ export function redisEngine (redis: string | RedisOptions, events: EngineEvents,
   let abort!: (err: Error) => void
   const aborted = new Promise<never>((_resolve, reject) => { abort = reject })
   aborted.catch(noop)
-  const connected = Promise.race([Promise.all([whenReady(pubConn), whenReady(subConn)]), aborted]).then(() => undefined)
-  connected.catch(noop)
   return {
     emitter,
-    ready: () => connected,
+    // Asked afresh each time: after an outage, "ready" means connected again.
+    ready: () => Promise.race([Promise.all([whenReady(pubConn), whenReady(subConn)]), aborted]).then(noop),
     close: () => {
       abort(new Error('Redis connection closed before it was ready'))
       return closeConnections([subConn, pubConn], closeTimeout)

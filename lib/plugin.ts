@@ -7,13 +7,13 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import cookie from '@fastify/cookie'
 import { resolveOptions, type PleziOptions, type ResolvedOptions } from './options.js'
-import { registerApp, unregisterApp, type AppContext } from './context.js'
+import { appClosed, appReady, registerApp, type AppContext } from './context.js'
 import { routeController, type ControllerClass } from './http/router.js'
 import { addUpgradeHeaders } from './websocket/upgrade-headers.js'
 import { shutdownConnections } from './websocket/shutdown.js'
 import { PLZ_ERR_WEBSOCKET_REGISTERED } from './errors.js'
 import { registerClientRoute } from './http/client-route.js'
-import { PubSub, type Subscriber } from './pubsub/pubsub.js'
+import { PubSub, type Subscriber, type SubscribeOptions } from './pubsub/pubsub.js'
 import { OutboxScheduler } from './websocket/outbox.js'
 import { connectionOf, type Connection, type SubscriptionHandler } from './websocket/connection.js'
 
@@ -24,10 +24,17 @@ export type MessageHandler<T = unknown> = SubscriptionHandler<T>
 export interface PleziApi {
   /** Routes a controller class (before `app.ready()` / `app.listen()`). */
   route (path: string, Controller: ControllerClass): void
-  /** Publishes to every subscriber of `channel`, in every process sharing the engine. */
+  /**
+   * Publishes to every subscriber of `channel`, in every process sharing the engine. A bad
+   * channel or message throws at the call; the promise never rejects: true once delivered
+   * locally and handed to the engine, false when the engine could not take it (logged).
+   */
   publish (channel: string, message: unknown): Promise<boolean>
-  /** A connectionless subscription; resolves to a function that ends it. */
-  subscribe<T = unknown> (pattern: string, handler: MessageHandler<T>): Promise<() => void>
+  /**
+   * A connectionless subscription (`{ pattern: true }` for wildcards); a bad channel throws
+   * at the call. Resolves to a function that ends it.
+   */
+  subscribe<T = unknown> (channel: string, handler: MessageHandler<T>, options?: SubscribeOptions): Promise<() => void>
 }
 
 declare module 'fastify' {
@@ -37,9 +44,9 @@ declare module 'fastify' {
 }
 
 /** `app.plezi.subscribe()`: a subscription without a websocket; errors are logged. */
-async function subscribeConnectionless (context: AppContext, pattern: string, handler: MessageHandler<any>): Promise<() => void> {
-  if (typeof handler !== 'function') throw new TypeError('app.plezi.subscribe(pattern, handler): handler must be a function')
-  const fail = (err: unknown): void => { context.log.error({ err, pattern }, 'fastify-plezi: subscription handler failed') }
+function subscribeConnectionless (context: AppContext, channel: string, handler: MessageHandler<any>, options: SubscribeOptions | undefined): Promise<() => void> {
+  if (typeof handler !== 'function') throw new TypeError('fastify-plezi: app.plezi.subscribe(channel, handler, options?): handler must be a function')
+  const fail = (err: unknown): void => { context.log.error({ err, channel }, 'fastify-plezi: subscription handler failed') }
   const subscriber: Subscriber = {
     deliver (message) {
       try {
@@ -50,8 +57,15 @@ async function subscribeConnectionless (context: AppContext, pattern: string, ha
       }
     }
   }
-  await context.pubsub.subscribe(pattern, subscriber)
-  return () => { void context.pubsub.unsubscribe(pattern, subscriber) }
+  return context.pubsub.subscribe(channel, subscriber, options).then(() => () => { void context.pubsub.unsubscribe(channel, subscriber) })
+}
+
+// How long `register` waits for Redis: below the app's plugin timeout (Fastify's default is
+// 10 s), so that our error, which says what failed, comes first.
+const ENGINE_WAIT_MS = 5000
+
+function engineWait (pluginTimeout: number | undefined): number {
+  return pluginTimeout !== undefined && pluginTimeout > 0 ? Math.min(ENGINE_WAIT_MS, Math.floor(pluginTimeout / 2)) : ENGINE_WAIT_MS
 }
 
 /** A client's protocol mistake (ws's WS_ERR_* codes: too large, bad UTF-8, …) is not a server fault. */
@@ -94,7 +108,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
   if (!fastify.hasContentTypeParser(FORM)) fastify.addContentTypeParser(FORM, { parseAs: 'string' }, parseForm)
 
   const pubsub = new PubSub({ appName: options.appName, emitter: options.emitter, redis: options.redis, log: fastify.log })
-  await pubsub.ready()
+  await pubsub.connect(engineWait(fastify.initialConfig.pluginTimeout))
   const context: AppContext = {
     app: fastify,
     options,
@@ -103,7 +117,8 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     closing: false,
     pubsub,
     outboxes: new OutboxScheduler(),
-    notices: new Set()
+    notices: new Set(),
+    controllers: new Set()
   }
 
   await fastify.register(websocket, {
@@ -140,7 +155,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
       api = {
         route: (path, Klass) => routeController(instance, context, path, Klass),
         publish: (channel, message) => pubsub.publish(channel, message),
-        subscribe: (pattern, handler) => subscribeConnectionless(context, pattern, handler)
+        subscribe: (channel, handler, subscribeOptions) => subscribeConnectionless(context, channel, handler, subscribeOptions)
       }
       apis.set(instance, api)
     }
@@ -156,10 +171,11 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     pinger.unref()
   }
   registerApp(context)
+  fastify.addHook('onReady', async () => { appReady(context) })
   fastify.addHook('onClose', async () => {
     clearInterval(pinger)
     fastify.server.removeListener('upgrade', refuseUpgradeWhileClosing)
-    unregisterApp(context)
+    appClosed(context)
     await pubsub.close()
   })
 }

@@ -6,7 +6,7 @@ import type { AppContext } from '../context.js'
 import type { MethodTable } from '../method-table.js'
 import { SerialQueue } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
-import type { PubSubMessage, Subscriber } from '../pubsub/pubsub.js'
+import type { PubSubMessage, Subscriber, SubscribeOptions } from '../pubsub/pubsub.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
 import { buildFrame, deflateMode, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
 import { payloadOf } from './payload.js'
@@ -191,20 +191,27 @@ export class Connection implements OutboxOwner, ConnectionPort {
     this.context.outboxes.add(this, message)
   }
 
-  subscribe (channel: string, handler?: SubscriptionHandler<any>): Promise<void> {
+  subscribe (channel: string, handler: SubscriptionHandler<any> | undefined, options: SubscribeOptions | undefined): Promise<void> {
     if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve()
-    this.unsubscribe(channel)
     const subscriber = new ConnectionSubscriber(this, channel, handler)
+    const active = this.context.pubsub.subscribe(channel, subscriber, options)
+    // The earlier subscription goes after the new one joined: the engine listener stays, so no
+    // message from another process falls in between.
     const current = this.subscriptions
     if (current === null) {
       this.subscriptions = subscriber
     } else if (current instanceof Map) {
+      const earlier = current.get(channel)
       current.set(channel, subscriber)
+      if (earlier !== undefined) this.drop(earlier)
+    } else if (current.channel === channel) {
+      this.subscriptions = subscriber
+      this.drop(current)
     } else {
       this.subscriptions = new Map([[current.channel, current], [channel, subscriber]])
     }
     this.controller.log.debug({ channel }, 'fastify-plezi: subscribed')
-    return this.context.pubsub.subscribe(channel, subscriber)
+    return active
   }
 
   unsubscribe (channel: string): void {
@@ -212,10 +219,14 @@ export class Connection implements OutboxOwner, ConnectionPort {
     if (current === null) return
     const subscriber = current instanceof Map ? current.get(channel) : current.channel === channel ? current : undefined
     if (subscriber === undefined) return
-    subscriber.live = false // a message already in flight must not reach it
     if (current instanceof Map) current.delete(channel)
     else this.subscriptions = null
-    void this.context.pubsub.unsubscribe(channel, subscriber)
+    this.drop(subscriber)
+  }
+
+  private drop (subscriber: ConnectionSubscriber): void {
+    subscriber.live = false // a message already in flight must not reach it
+    void this.context.pubsub.unsubscribe(subscriber.channel, subscriber)
   }
 
   private subscribedChannels (): string[] {

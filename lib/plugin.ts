@@ -16,6 +16,8 @@ import { registerClientRoute } from './http/client-route.js'
 import { PubSub, type Subscriber, type SubscribeOptions } from './pubsub/pubsub.js'
 import { OutboxScheduler } from './websocket/outbox.js'
 import { connectionOf, type Connection, type SubscriptionHandler } from './websocket/connection.js'
+import { reportError } from './diagnostics.js'
+import { statsOf, type PleziStats } from './stats.js'
 
 /** A connectionless subscription handler (see SubscriptionHandler). */
 export type MessageHandler<T = unknown> = SubscriptionHandler<T>
@@ -35,6 +37,8 @@ export interface PleziApi {
    * at the call. Resolves to a function that ends it.
    */
   subscribe<T = unknown> (channel: string, handler: MessageHandler<T>, options?: SubscribeOptions): Promise<() => void>
+  /** Counts of this app's connections, subscriptions and messages, read in constant time. */
+  stats (): PleziStats
 }
 
 declare module 'fastify' {
@@ -46,7 +50,10 @@ declare module 'fastify' {
 /** `app.plezi.subscribe()`: a subscription without a websocket; errors are logged. */
 function subscribeConnectionless (context: AppContext, channel: string, handler: MessageHandler<any>, options: SubscribeOptions | undefined): Promise<() => void> {
   if (typeof handler !== 'function') throw new TypeError('fastify-plezi: app.plezi.subscribe(channel, handler, options?): handler must be a function')
-  const fail = (err: unknown): void => { context.log.error({ err, channel }, 'fastify-plezi: subscription handler failed') }
+  const fail = (err: unknown): void => {
+    context.log.error({ err, channel }, 'fastify-plezi: subscription handler failed')
+    reportError(err, 'subscription')
+  }
   const subscriber: Subscriber = {
     deliver (message) {
       try {
@@ -77,6 +84,7 @@ function logSocketError (log: FastifyBaseLogger, error: Error): void {
     log.debug({ code }, 'fastify-plezi: websocket connection reset by the client')
   } else {
     log.error({ err: error }, 'fastify-plezi: websocket error')
+    reportError(error, 'websocket')
   }
 }
 
@@ -109,6 +117,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
 
   const pubsub = new PubSub({ appName: options.appName, emitter: options.emitter, redis: options.redis, log: fastify.log })
   await pubsub.connect(engineWait(fastify.initialConfig.pluginTimeout))
+  fastify.log.info({ appName: options.appName, engine: pubsub.describeEngine(), compression: options.compression }, 'fastify-plezi: pub/sub through %s', pubsub.describeEngine())
   const context: AppContext = {
     app: fastify,
     options,
@@ -118,6 +127,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     pubsub,
     outboxes: new OutboxScheduler(),
     notices: new Set(),
+    counters: { slowConsumersClosed: 0, backlogPaused: 0 },
     controllers: new Set()
   }
 
@@ -155,6 +165,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
       api = {
         route: (path, Klass) => routeController(instance, context, path, Klass),
         publish: (channel, message) => pubsub.publish(channel, message),
+        stats: () => statsOf(context),
         subscribe: (channel, handler, subscribeOptions) => subscribeConnectionless(context, channel, handler, subscribeOptions)
       }
       apis.set(instance, api)

@@ -77,3 +77,14 @@ t.test('the testing section\'s tap test passes as written', { skip: built ? fals
   t.match(output, /ok 1 - the chat greets, adds, and refuses the nameless/)
   t.notMatch(output, /not ok/)
 })
+
+t.test('the prom-client example serves the stats as metrics', { skip: built ? false : 'dist/ is missing: run `npm run build` first' }, async (t) => {
+  const example = blocks.find((b) => b.code.startsWith('// metrics.mjs'))
+  t.ok(example, 'the README has the metrics example')
+  const url = await runExample(t, example!.code)
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  for (const name of ['plezi_connections 0', 'plezi_subscriptions 0', 'plezi_published_total 0', 'plezi_delivered_total 0']) {
+    t.match(metrics, name)
+  }
+  t.match(metrics, /# TYPE plezi_errors_total counter/)
+})

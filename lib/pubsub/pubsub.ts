@@ -14,6 +14,7 @@ import { localEngine, redisEngine, suppliedEngine, type Emitter, type Engine, ty
 import { PubSubMessage, type WirePacket } from './message.js'
 import { checkChannel, isPattern, type SubscribeOptions } from './channel.js'
 import { PLZ_ERR_ENGINE } from '../errors.js'
+import { publishChannel, reportError } from '../diagnostics.js'
 
 export { PubSubMessage } from './message.js'
 export type { MessageKind } from './message.js'
@@ -82,6 +83,8 @@ export class PubSub {
   #closed = false
   #engineDown = false
   #publishFailing = false
+  /** Running totals, for `app.plezi.stats()`. */
+  readonly totals = { published: 0, delivered: 0, subscribers: 0 }
   #lastError: Error | undefined
   // The delivery queue, flat triples: null + LocalPacket (a local publish: fan out through the
   // local engine, then hand to the external one), or Subscription + message + seq (an arrival
@@ -149,6 +152,8 @@ export class PubSub {
       this.#log.debug({ channel }, 'pub/sub: publish after close dropped')
       return DROPPED
     }
+    this.totals.published++
+    if (publishChannel.hasSubscribers) publishChannel.publish({ channel, kind: msg.kind })
     const packet: LocalPacket = { topic: this.#prefix + channel, message: msg, seq: ++this.#seq, handed: undefined }
     const result = this.#external === undefined ? DELIVERED : new Promise<boolean>((resolve) => { packet.handed = resolve })
     this.#enqueue(null, packet, undefined)
@@ -177,6 +182,7 @@ export class PubSub {
       }
       subscription.late.set(sub, this.#seq)
     }
+    if (!subscribers.has(sub)) this.totals.subscribers++
     subscribers.add(sub)
     return subscription.ready
   }
@@ -189,7 +195,24 @@ export class PubSub {
   async unsubscribe (channel: string, sub: Subscriber): Promise<void> {
     const subscription = this.#subscriptions.get(channel)
     if (subscription === undefined || !subscription.subscribers.delete(sub)) return
+    this.totals.subscribers--
     if (subscription.subscribers.size === 0) await this.#unregister(subscription)
+  }
+
+  /** What carries messages between processes, for the start-up log ('the in-process mqemitter', 'Redis at …'). */
+  describeEngine (): string {
+    return (this.#external ?? this.#local).describe()
+  }
+
+  /** Channels (and patterns) with at least one subscriber in this process. */
+  get channels (): number {
+    return this.#subscriptions.size
+  }
+
+  /** `'local'` without an external engine; else whether it is reachable now. */
+  get engineState (): 'local' | 'up' | 'down' {
+    if (this.#external === undefined) return 'local'
+    return this.#engineDown ? 'down' : 'up'
   }
 
   /** Engine-side listeners not yet removed (one per pattern and engine); for tests. */
@@ -320,8 +343,10 @@ export class PubSub {
       }
       try {
         sub.deliver(msg)
+        this.totals.delivered++
       } catch (err) {
         this.#log.error({ err, channel: msg.channel }, 'pub/sub subscriber failed')
+        reportError(err, 'subscriber')
       }
     }
   }
@@ -347,6 +372,7 @@ export class PubSub {
     }
     this.#engineDown = true
     this.#log.error({ err }, what)
+    reportError(err, 'engine')
   }
 
   #publishFailed (err: Error, channel: string): void {

@@ -1,0 +1,421 @@
+// The Redis presence store. Each process keeps its own entries in memory too, writes each
+// change to Redis (a Lua script per channel, atomic with the channel's counters) and sends it
+// to the others; every ttl/3 it refreshes ONE heartbeat (a zset score on Redis's clock), in one
+// round trip whatever its number of entries. A process whose heartbeat is older than ttl is
+// dead: one survivor (a short lock) removes its entries and sends the leaves. A heartbeat that
+// finds us missing (Redis restarted, or we were taken for dead) re-writes all our entries.
+import { EventEmitter } from 'node:events'
+import { randomBytes } from 'node:crypto'
+import type { ChainableCommander, Redis, RedisOptions } from 'ioredis'
+import { Entries, Listeners } from './entries.js'
+import { addMeta, emptyState, isEmptyState, listedMeta } from './state.js'
+import { capturePresenceMeta, checkPresenceKey } from './validate.js'
+import { decodeChange, encodeChange, redisTransport, type PresenceTransport } from './transport.js'
+import { PresenceKeys, decodeEntry, defineScripts, encodeEntry, pipelineOf, type ScriptPipeline, type WithScripts } from './redis-scripts.js'
+import { closeConnections, connect, noop, whenReady, within } from './redis-connection.js'
+import type { PresenceChange, PresenceCount, PresenceListener, PresenceLog, PresenceMeta, PresenceState, PresenceStore } from './store.js'
+
+export interface RedisPresenceOptions {
+  /** Redis URL or ioredis options. */
+  redis: string | RedisOptions
+  /** Namespace of every key and Redis channel, e.g. `plezi:presence:<appName>:`. */
+  prefix: string
+  /** Milliseconds after which a silent process's entries are removed (default 30000). */
+  ttl?: number
+  /** How changes reach other processes; default: Redis pub/sub on a connection of the store's own. */
+  transport?: PresenceTransport
+  log: PresenceLog
+  /** Upper bound (ms) on close() while Redis does not answer (default 2000). */
+  closeTimeout?: number
+  processId?: string
+}
+
+export interface RedisPresenceStats {
+  /** Heartbeats that reached Redis: one round trip each, whatever the number of entries. */
+  refreshes: number
+  /** Round trips of heartbeats, clean-ups and re-writes (not of track/untrack/list). */
+  roundTrips: number
+  /** Times this process re-wrote all its entries. */
+  resyncs: number
+  /** Dead processes this one cleaned up, and their entries. */
+  cleanups: number
+  cleanedEntries: number
+}
+
+export const DEFAULT_PRESENCE_TTL = 30_000
+const DEAD_PER_REFRESH = 16
+/** Metas per published change and channels per clean-up pipeline. */
+const CHUNK = 500
+
+// Writes must keep their order and survive an outage: no retry limit, the offline queue on.
+const COMMAND_CONNECTION: RedisOptions = { maxRetriesPerRequest: null }
+
+/** Emits 'refresh' ({ resynced, dead }), 'cleanup' ({ processId, entries }) and 'resync'. */
+export class RedisPresenceStore extends EventEmitter implements PresenceStore {
+  readonly processId: string
+  readonly ttl: number
+  readonly stats: RedisPresenceStats = { refreshes: 0, roundTrips: 0, resyncs: 0, cleanups: 0, cleanedEntries: 0 }
+  readonly #cmd: WithScripts<Redis>
+  readonly #sub: Redis | undefined
+  readonly #transport: PresenceTransport
+  readonly #keys: PresenceKeys
+  readonly #entries = new Entries()
+  readonly #listeners: Listeners
+  readonly #log: PresenceLog
+  readonly #closeTimeout: number
+  readonly #started: Promise<void>
+  /** Transport subscriptions, one per channel with listeners. */
+  readonly #remote = new Map<string, Promise<() => void>>()
+  /** Writes whose change is not yet published (close waits for them). */
+  readonly #writes = new Set<Promise<void>>()
+  #timer: NodeJS.Timeout | undefined
+  #registered = false
+  #beating = false
+  #resyncQueued = false
+  #down = false
+  #closing: Promise<void> | undefined
+
+  constructor (opts: RedisPresenceOptions) {
+    super()
+    this.processId = opts.processId ?? randomBytes(9).toString('base64url')
+    this.ttl = opts.ttl ?? DEFAULT_PRESENCE_TTL
+    if (!Number.isFinite(this.ttl) || this.ttl < 30) throw new TypeError(`presence ttl must be at least 30 ms, received ${String(opts.ttl)}`)
+    this.#log = opts.log
+    this.#closeTimeout = opts.closeTimeout ?? 2000
+    this.#keys = new PresenceKeys(opts.prefix)
+    this.#listeners = new Listeners(opts.log)
+    this.#cmd = defineScripts(connect(opts.redis, COMMAND_CONNECTION))
+    this.#cmd.on('error', (err: Error) => { this.#connectionError(err) })
+    this.#cmd.on('ready', () => { this.#connectionUp() })
+    if (opts.transport === undefined) {
+      this.#sub = connect(opts.redis, {})
+      this.#sub.on('error', noop) // reported through the command connection
+      this.#transport = redisTransport(this.#cmd, this.#sub, opts.prefix)
+    } else {
+      this.#transport = opts.transport
+    }
+    this.#started = this.#start()
+    this.#started.catch(noop) // ready() reports it
+  }
+
+  ready (): Promise<void> {
+    return this.#started
+  }
+
+  track (channel: string, conn: string, key: string, meta?: unknown): Promise<void> {
+    checkPresenceKey(key)
+    const captured = capturePresenceMeta(meta)
+    if (this.#closing !== undefined) return Promise.resolve()
+    const firstHere = !this.#entries.has(channel)
+    const change = this.#entries.set(channel, conn, { key, ...captured })
+    if (change === undefined) return Promise.resolve()
+    this.#listeners.emit(change)
+    const k = this.#keys.channel(channel, this.processId)
+    const p = pipelineOf(this.#cmd)
+    p.plzPresenceTrack(k.own, k.keys, k.pids, conn, encodeEntry(key, captured.json), key, this.processId)
+    if (firstHere) p.sadd(this.#keys.proc(this.processId), channel)
+    // A heartbeat with each track: an entry never sits in Redis without one (nobody would
+    // clean it up), and finding ourselves missing means our entries may be gone: re-write.
+    p.plzPresenceBeat(this.#keys.procs, this.processId, this.ttl, 0)
+    return this.#write(p, [change], true)
+  }
+
+  untrack (channel: string, conn: string): Promise<void> {
+    const p = pipelineOf(this.#cmd)
+    const change = this.#untrackInto(p, channel, conn)
+    return change === undefined ? Promise.resolve() : this.#write(p, [change], false)
+  }
+
+  untrackAll (conn: string): Promise<void> {
+    const p = pipelineOf(this.#cmd)
+    const changes: PresenceChange[] = []
+    for (const channel of this.#entries.channelsOf(conn)) {
+      const change = this.#untrackInto(p, channel, conn)
+      if (change !== undefined) changes.push(change)
+    }
+    return changes.length === 0 ? Promise.resolve() : this.#write(p, changes, false)
+  }
+
+  async list (channel: string): Promise<PresenceState> {
+    this.#checkAnswering()
+    const k = this.#keys.channel(channel, this.processId)
+    const flat = await this.#cmd.plzPresenceList(k.pids, k.procPrefix) as string[]
+    return stateOf(flat)
+  }
+
+  async count (channel: string): Promise<PresenceCount> {
+    this.#checkAnswering()
+    const k = this.#keys.channel(channel, this.processId)
+    const [keys, connections] = await this.#cmd.plzPresenceCount(k.keys, k.pids, k.procPrefix) as [number, number]
+    return { keys, connections }
+  }
+
+  async subscribe (channel: string, listener: PresenceListener): Promise<() => void> {
+    if (this.#closing !== undefined) throw new Error('presence store is closed')
+    const own: PresenceListener = (change) => { listener(change) }
+    this.#listeners.add(channel, own)
+    let remote = this.#remote.get(channel)
+    if (remote === undefined) {
+      remote = this.#transport.subscribe(channel, (payload) => { this.#receive(channel, payload) })
+      this.#remote.set(channel, remote)
+    }
+    const stop = (): void => {
+      if (!this.#listeners.remove(channel, own)) return
+      const last = this.#remote.get(channel)
+      this.#remote.delete(channel)
+      last?.then((unsubscribe) => { unsubscribe() }, noop)
+    }
+    try {
+      await remote
+    } catch (err) {
+      stop()
+      throw err
+    }
+    return stop
+  }
+
+  close (): Promise<void> {
+    this.#closing ??= this.#shutdown()
+    return this.#closing
+  }
+
+  async #start (): Promise<void> {
+    await Promise.all([whenReady(this.#cmd), this.#sub === undefined ? undefined : whenReady(this.#sub)])
+    if (this.#closing !== undefined) return
+    await this.#refresh()
+    if (!this.#registered) throw new Error('presence: the first heartbeat did not reach Redis')
+    this.#timer = setInterval(() => { void this.#refresh() }, Math.max(10, Math.floor(this.ttl / 3)))
+    this.#timer.unref()
+  }
+
+  #untrackInto (p: ScriptPipeline, channel: string, conn: string): PresenceChange | undefined {
+    const change = this.#entries.delete(channel, conn)
+    if (change === undefined) return undefined
+    this.#listeners.emit(change)
+    const k = this.#keys.channel(channel, this.processId)
+    p.plzPresenceUntrack(k.own, k.keys, k.pids, conn, this.processId)
+    if (!this.#entries.has(channel)) p.srem(this.#keys.proc(this.processId), channel)
+    return change
+  }
+
+  // Sends after the write reached Redis, so whoever hears the change can list it. Never rejects.
+  #write (p: ScriptPipeline, changes: PresenceChange[], checkBeat: boolean): Promise<void> {
+    const done = p.exec().then(async (results) => {
+      const failed = results?.find(([err]) => err !== null)?.[0]
+      if (failed) throw failed
+      if (checkBeat && (results?.at(-1)?.[1] as [number] | undefined)?.[0] === 1 && this.#registered) this.#queueResync()
+      await Promise.all(changes.map((change) => this.#publish(change)))
+    }).catch((err: unknown) => {
+      if (this.#closing !== undefined) return
+      this.#log.warn({ err }, 'presence: a write to Redis failed; re-writing this process\'s entries')
+      this.#queueResync()
+    }).finally(() => { this.#writes.delete(done) })
+    this.#writes.add(done)
+    return done
+  }
+
+  async #publish (change: PresenceChange): Promise<void> {
+    for (const part of split(change)) {
+      try {
+        await this.#transport.publish(change.channel, encodeChange(this.processId, part))
+      } catch (err) {
+        this.#log.warn({ err, channel: change.channel }, 'presence: a change could not be sent to other processes')
+      }
+    }
+  }
+
+  #receive (channel: string, payload: string): void {
+    const decoded = decodeChange(channel, payload)
+    if (decoded === undefined) {
+      this.#log.warn({ channel }, 'presence: malformed change from another process dropped')
+      return
+    }
+    if (decoded.origin !== this.processId) this.#listeners.emit(decoded.change)
+  }
+
+  async #refresh (): Promise<void> {
+    if (this.#beating || this.#cmd.status !== 'ready' || (this.#closing !== undefined && this.#registered)) return
+    this.#beating = true
+    try {
+      const [added, dead] = await this.#cmd.plzPresenceBeat(this.#keys.procs, this.processId, this.ttl, DEAD_PER_REFRESH) as [number, string[]]
+      this.stats.refreshes++
+      this.stats.roundTrips++
+      const resynced = added === 1 && this.#registered
+      this.#registered = true
+      if (resynced) await this.#resync()
+      const others = dead.filter((pid) => pid !== this.processId)
+      if (others.length > 0) await this.#cleanup(others)
+      this.emit('refresh', { resynced, dead: others })
+    } catch (err) {
+      this.#log.warn({ err }, 'presence: refresh failed')
+    } finally {
+      this.#beating = false
+    }
+  }
+
+  #queueResync (): void {
+    if (this.#resyncQueued || this.#closing !== undefined) return
+    this.#resyncQueued = true
+    queueMicrotask(() => {
+      this.#resyncQueued = false
+      this.#resync().catch((err: unknown) => { this.#log.warn({ err }, 'presence: re-writing entries failed') })
+    })
+  }
+
+  // One pipeline built from the entries as they are now: later writes queue behind it.
+  async #resync (): Promise<void> {
+    this.stats.resyncs++
+    const pid = this.processId
+    const p = pipelineOf(this.#cmd)
+    p.plzPresenceBeat(this.#keys.procs, pid, this.ttl, 0)
+    const changes: PresenceChange[] = []
+    for (const [channel, conns] of this.#entries.channels()) {
+      p.sadd(this.#keys.proc(pid), channel)
+      const k = this.#keys.channel(channel, pid)
+      const joins = emptyState()
+      for (const [conn, e] of conns) {
+        p.plzPresenceTrack(k.own, k.keys, k.pids, conn, encodeEntry(e.key, e.json), e.key, pid)
+        addMeta(joins, e.key, listedMeta(e.meta, conn))
+      }
+      changes.push({ channel, joins, leaves: emptyState() })
+    }
+    await exec(p)
+    this.stats.roundTrips++
+    // Others may have sent leaves for them (we were taken for dead): join again.
+    await Promise.all(changes.map((change) => this.#publish(change)))
+    this.emit('resync', { channels: changes.length })
+  }
+
+  async #cleanup (dead: string[]): Promise<void> {
+    const token = `${this.processId}:${randomBytes(6).toString('base64url')}`
+    const lockMs = Math.max(1000, Math.floor(this.ttl / 3))
+    const locked = await this.#cmd.set(this.#keys.lock, token, 'PX', lockMs, 'NX')
+    this.stats.roundTrips++
+    if (locked !== 'OK') return
+    try {
+      const p = pipelineOf(this.#cmd)
+      for (const pid of dead) p.smembers(this.#keys.proc(pid))
+      const sets = await exec(p) as string[][]
+      this.stats.roundTrips++
+      for (let i = 0; i < dead.length; i++) await this.#drop(dead[i], sets[i])
+    } finally {
+      await this.#cmd.plzPresenceUnlock(this.#keys.lock, token)
+      this.stats.roundTrips++
+    }
+  }
+
+  // Removes a dead process's entries channel by channel (each atomic), sends their leaves, then
+  // forgets the process. If it was only late, its next heartbeat finds it missing and re-writes.
+  async #drop (pid: string, channels: string[]): Promise<void> {
+    let removed = 0
+    for (let i = 0; i < channels.length; i += CHUNK) {
+      const part = channels.slice(i, i + CHUNK)
+      const p = pipelineOf(this.#cmd)
+      for (const channel of part) {
+        const k = this.#keys.channel(channel, pid)
+        p.plzPresenceDrop(k.own, k.keys, k.pids, pid)
+      }
+      const results = await exec(p) as string[][]
+      this.stats.roundTrips++
+      const changes: PresenceChange[] = []
+      part.forEach((channel, j) => {
+        const leaves = stateOf(results[j])
+        removed += results[j].length / 2
+        if (!isEmptyState(leaves)) changes.push({ channel, joins: emptyState(), leaves })
+      })
+      for (const change of changes) this.#listeners.emit(change)
+      await Promise.all(changes.map((change) => this.#publish(change)))
+    }
+    await exec(pipelineOf(this.#cmd).del(this.#keys.proc(pid)).zrem(this.#keys.procs, pid))
+    this.stats.roundTrips++
+    this.stats.cleanups++
+    this.stats.cleanedEntries += removed
+    this.#log.info({ processId: pid, entries: removed }, 'presence: removed the entries of a process that stopped refreshing')
+    this.emit('cleanup', { processId: pid, entries: removed })
+  }
+
+  async #shutdown (): Promise<void> {
+    clearInterval(this.#timer)
+    const leaves = this.#entries.drain()
+    for (const change of leaves) this.#listeners.emit(change)
+    if (this.#cmd.status === 'ready') {
+      await within(this.#removeOwn(leaves), this.#closeTimeout)
+    }
+    for (const remote of this.#remote.values()) remote.then((unsubscribe) => { unsubscribe() }, noop)
+    this.#remote.clear()
+    await closeConnections(this.#sub === undefined ? [this.#cmd] : [this.#cmd, this.#sub], this.#closeTimeout)
+  }
+
+  // Graceful: our entries go at once (not after ttl), after the writes still in flight.
+  async #removeOwn (leaves: PresenceChange[]): Promise<void> {
+    await Promise.allSettled([...this.#writes])
+    const pid = this.processId
+    const p = pipelineOf(this.#cmd)
+    for (const { channel } of leaves) {
+      const k = this.#keys.channel(channel, pid)
+      p.plzPresenceDrop(k.own, k.keys, k.pids, pid)
+    }
+    p.del(this.#keys.proc(pid)).zrem(this.#keys.procs, pid)
+    try {
+      await exec(p)
+      await Promise.all(leaves.map((change) => this.#publish(change)))
+    } catch (err) {
+      this.#log.warn({ err }, 'presence: could not remove this process\'s entries at close; others remove them after ttl')
+    }
+  }
+
+  #checkAnswering (): void {
+    if (this.#closing !== undefined) throw new Error('presence store is closed')
+    if (this.#cmd.status !== 'ready') throw new Error(`presence: Redis is not connected (${this.#cmd.status})`)
+  }
+
+  #connectionError (err: Error): void {
+    if (this.#down || this.#closing !== undefined) return
+    this.#down = true
+    this.#log.error({ err }, 'presence: Redis connection error; changes wait for the reconnect')
+  }
+
+  #connectionUp (): void {
+    if (this.#down) this.#log.info('presence: Redis reconnected')
+    this.#down = false
+    // Redis may have restarted empty: the heartbeat tells, and re-writes if so.
+    if (this.#registered) void this.#refresh()
+  }
+}
+
+async function exec (p: ChainableCommander): Promise<unknown[]> {
+  const results = await p.exec()
+  return (results ?? []).map(([err, value]) => {
+    if (err) throw err
+    return value
+  })
+}
+
+/** A state from flat `conn, entry, …` as the scripts return them. */
+function stateOf (flat: string[]): PresenceState {
+  const state = emptyState()
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const entry = decodeEntry(flat[i + 1])
+    if (entry === undefined) continue
+    addMeta(state, entry.key, listedMeta(JSON.parse(entry.json) as PresenceMeta, flat[i]))
+  }
+  return state
+}
+
+/** A change in parts of at most CHUNK metas, so one message stays small. */
+function split (change: PresenceChange): PresenceChange[] {
+  const parts: PresenceChange[] = []
+  let part: PresenceChange | undefined
+  let size = 0
+  const add = (side: 'joins' | 'leaves', key: string, meta: PresenceState[string]['metas'][number]): void => {
+    if (part === undefined || size === CHUNK) {
+      parts.push(part = { channel: change.channel, joins: emptyState(), leaves: emptyState() })
+      size = 0
+    }
+    size++
+    addMeta(part[side], key, meta)
+  }
+  for (const key in change.leaves) for (const meta of change.leaves[key].metas) add('leaves', key, meta)
+  for (const key in change.joins) for (const meta of change.joins[key].metas) add('joins', key, meta)
+  return parts
+}

@@ -3,25 +3,24 @@
 //
 // Never a diff before the state, and nothing lost between them: a new subscriber's changes are
 // logged from the moment it asks, its state is the store's list plus that log, and only then
-// does it get diffs. A subscriber whose state was taken while the interval already had changes
-// gets, once, the final state of every connection touched in it (the net diff of the others is
-// relative to a state it never had: a join and leave that cancel out would leave it stale).
+// does it get diffs.
+//
+// A diff carries the last state of each connection touched in the interval (a join of its
+// meta, or a leave), so a join and leave of one connection cost one entry, an update one join.
+// It never drops a join+leave pair altogether: a subscriber's state can already hold a join
+// that reaches this process later (another process wrote it before our list read it, and its
+// message arrives after), and only the leave tells that subscriber it is gone. Every entry is
+// idempotent for a client that applies leaves, then joins, by connection.
 import { diffFrame, stateFrame, type PresenceDiff } from './frames.js'
 import { addMeta, applyChange, emptyState, isEmptyState } from './state.js'
 import type { ListedMeta, PresenceChange, PresenceLog, PresenceStore } from './store.js'
 
 export const DEFAULT_PRESENCE_INTERVAL = 100
 
-interface Slot {
-  /** The meta before the interval (null: absent), the meta now (null: gone), the last seen. */
-  before: ListedMeta | null
-  after: ListedMeta | null
-  last: ListedMeta
-}
-
-/** The changes of one channel since the last flush, netted per key and connection. */
+/** The changes of one channel since the last flush, per key and connection. */
 export class ChannelDiff {
-  readonly #slots = new Map<string, Map<string, Slot>>()
+  /** key → conn → the meta now (null: gone) and the last meta seen. */
+  readonly #slots = new Map<string, Map<string, { now: ListedMeta | null, last: ListedMeta }>>()
 
   get empty (): boolean {
     return this.#slots.size === 0
@@ -33,23 +32,14 @@ export class ChannelDiff {
     for (const key in change.joins) for (const meta of change.joins[key].metas) this.#set(key, meta, meta)
   }
 
-  /** From the state at the interval's start: a join and leave of one connection cancel out. */
-  net (): PresenceDiff {
+  /** The last state of every connection touched. */
+  diff (): PresenceDiff {
     const diff = { joins: emptyState(), leaves: emptyState() }
-    for (const [key, slot] of this.#each()) {
-      if (slot.before !== null && slot.after !== null && sameMeta(slot.before, slot.after)) continue
-      if (slot.before !== null) addMeta(diff.leaves, key, slot.before)
-      if (slot.after !== null) addMeta(diff.joins, key, slot.after)
-    }
-    return diff
-  }
-
-  /** The final state of every connection touched, right from any state taken in the interval. */
-  full (): PresenceDiff {
-    const diff = { joins: emptyState(), leaves: emptyState() }
-    for (const [key, slot] of this.#each()) {
-      if (slot.after !== null) addMeta(diff.joins, key, slot.after)
-      else addMeta(diff.leaves, key, slot.last)
+    for (const [key, conns] of this.#slots) {
+      for (const slot of conns.values()) {
+        if (slot.now !== null) addMeta(diff.joins, key, slot.now)
+        else addMeta(diff.leaves, key, slot.last)
+      }
     }
     return diff
   }
@@ -58,24 +48,11 @@ export class ChannelDiff {
     this.#slots.clear()
   }
 
-  #set (key: string, meta: ListedMeta, after: ListedMeta | null): void {
+  #set (key: string, meta: ListedMeta, now: ListedMeta | null): void {
     let conns = this.#slots.get(key)
     if (conns === undefined) this.#slots.set(key, conns = new Map())
-    const slot = conns.get(meta.conn)
-    if (slot === undefined) conns.set(meta.conn, { before: after === null ? meta : null, after, last: meta })
-    else {
-      slot.after = after
-      slot.last = meta
-    }
+    conns.set(meta.conn, { now, last: meta })
   }
-
-  * #each (): IterableIterator<[string, Slot]> {
-    for (const [key, conns] of this.#slots) for (const slot of conns.values()) yield [key, slot]
-  }
-}
-
-function sameMeta (a: ListedMeta, b: ListedMeta): boolean {
-  return a === b || JSON.stringify(a) === JSON.stringify(b)
 }
 
 export function isEmptyDiff (diff: PresenceDiff): boolean {
@@ -93,10 +70,8 @@ export interface PresenceFeedOptions<S> {
 
 interface Room<S> {
   readonly channel: string
-  /** Had their state before this interval's first change. */
+  /** Have their state: get the diffs. */
   readonly live: Set<S>
-  /** Got their state during this interval: the full form, once. */
-  readonly late: Set<S>
   /** Waiting for their state, each with where its part of the log starts. */
   readonly pending: Map<S, { from: number }>
   log: PresenceChange[]
@@ -126,7 +101,6 @@ export class PresenceFeed<S> {
     if (this.#closed) throw new Error('presence feed is closed')
     const room = this.#rooms.get(channel) ?? this.#open(channel)
     room.live.delete(sub)
-    room.late.delete(sub)
     const mark = { from: room.log.length }
     room.pending.set(sub, mark)
     try {
@@ -137,7 +111,7 @@ export class PresenceFeed<S> {
       room.pending.delete(sub)
       if (room.pending.size === 0) room.log = []
       this.#write([sub], stateFrame(channel, state))
-      ;(room.diff.empty ? room.live : room.late).add(sub)
+      room.live.add(sub)
     } catch (err) {
       if (room.pending.get(sub) === mark) this.unsubscribe(channel, sub)
       throw err
@@ -148,10 +122,9 @@ export class PresenceFeed<S> {
     const room = this.#rooms.get(channel)
     if (room === undefined) return
     room.live.delete(sub)
-    room.late.delete(sub)
     room.pending.delete(sub)
     if (room.pending.size === 0) room.log = []
-    if (room.live.size + room.late.size + room.pending.size === 0) this.#release(room)
+    if (room.live.size + room.pending.size === 0) this.#release(room)
   }
 
   /** Channels with presence subscribers (for tests and metrics). */
@@ -168,7 +141,6 @@ export class PresenceFeed<S> {
     const room: Room<S> = {
       channel,
       live: new Set(),
-      late: new Set(),
       pending: new Map(),
       log: [],
       diff: new ChannelDiff(),
@@ -188,32 +160,21 @@ export class PresenceFeed<S> {
 
   #push (room: Room<S>, change: PresenceChange): void {
     if (room.pending.size > 0) room.log.push(change)
-    if (room.live.size + room.late.size === 0) return
+    if (room.live.size === 0) return
     room.diff.add(change)
-    if (room.timer === undefined) {
-      room.timer = setTimeout(() => { this.#flush(room) }, this.#interval)
-      room.timer.unref()
-    }
+    // Not unref'd: a diff due is work to do; close() clears it.
+    room.timer ??= setTimeout(() => { this.#flush(room) }, this.#interval)
   }
 
   #flush (room: Room<S>): void {
     room.timer = undefined
+    const diff = room.diff.diff()
+    room.diff.clear()
+    if (room.live.size === 0 || isEmptyDiff(diff)) return
     try {
-      if (room.live.size > 0) {
-        const net = room.diff.net()
-        if (!isEmptyDiff(net)) this.#write([...room.live], diffFrame(room.channel, net))
-      }
-      if (room.late.size > 0) {
-        const full = room.diff.full()
-        const late = [...room.late]
-        room.late.clear()
-        for (const sub of late) room.live.add(sub)
-        if (!isEmptyDiff(full)) this.#write(late, diffFrame(room.channel, full))
-      }
+      this.#write([...room.live], diffFrame(room.channel, diff))
     } catch (err) {
       this.#log?.error({ err, channel: room.channel }, 'presence: writing a diff failed')
-    } finally {
-      room.diff.clear()
     }
   }
 }

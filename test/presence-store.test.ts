@@ -369,7 +369,7 @@ t.test('redis: a SIGKILLed process\'s entries leave everywhere within ttl + one 
   const [{ processId, entries }] = await cleaned as [{ processId: string, entries: number }]
   t.equal(processId, report.processId, 'the dead process was cleaned up')
   t.equal(entries, 50)
-  t.ok(elapsed <= ttl + ttl / 3 + 1000, `every leave arrived ${elapsed} ms after the kill (ttl ${ttl} + one refresh ${ttl / 3}, + 1 s of slack)`)
+  t.ok(elapsed <= ttl + ttl / 3 + 1500, `every leave arrived ${elapsed} ms after the kill (ttl ${ttl} + one refresh ${ttl / 3}, + 1.5 s of slack for a loaded machine)`)
   for (const r of recorders) {
     t.equal(r.left.length, 50, 'each leave arrived once at each survivor')
     t.notOk(r.left.some((l) => !l.includes('/child-')), 'no survivor\'s entry left')

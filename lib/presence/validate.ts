@@ -79,7 +79,8 @@ function describe (value: unknown): string {
   if (typeof value === 'string') return value.length === 0 ? 'an empty string' : `a string of ${value.length} characters`
   if (typeof value === 'object') {
     const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name
-    return typeof name === 'string' && name !== '' ? `a ${name}` : 'an object'
+    if (typeof name !== 'string' || name === '') return 'an object'
+    return `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name}`
   }
   if (typeof value === 'bigint') return 'a bigint'
   return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`

@@ -6,6 +6,8 @@
 // An entry is `<UTF-8 length of key>:<key><meta JSON>`, so a script reads the key without
 // decoding the meta (cjson refuses deep nesting). Scripts touch one channel's keys only.
 import type { ChainableCommander, Redis } from 'ioredis'
+import { addMeta, emptyState, listedMeta } from './state.js'
+import type { PresenceMeta, PresenceState } from './store.js'
 
 const KEY_OF = `
 local function keyOf (v)
@@ -148,4 +150,24 @@ export function decodeEntry (value: string): { key: string, json: string } | und
   const raw = Buffer.from(value.slice(colon + 1))
   if (raw.length < bytes) return undefined
   return { key: raw.subarray(0, bytes).toString(), json: raw.subarray(bytes).toString() }
+}
+
+/** A state from flat `conn, entry, …` as the scripts return them. */
+export function stateOf (flat: string[]): PresenceState {
+  const state = emptyState()
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const entry = decodeEntry(flat[i + 1])
+    if (entry === undefined) continue
+    addMeta(state, entry.key, listedMeta(JSON.parse(entry.json) as PresenceMeta, flat[i]))
+  }
+  return state
+}
+
+/** Runs a pipeline; its replies, or the first error. */
+export async function exec (p: ChainableCommander): Promise<unknown[]> {
+  const results = await p.exec()
+  return (results ?? []).map(([err, value]) => {
+    if (err) throw err
+    return value
+  })
 }

@@ -6,14 +6,15 @@
 // finds us missing (Redis restarted, or we were taken for dead) re-writes all our entries.
 import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
-import type { ChainableCommander, Redis, RedisOptions } from 'ioredis'
+import type { Redis, RedisOptions } from 'ioredis'
 import { Entries, Listeners } from './entries.js'
-import { addMeta, emptyState, isEmptyState, listedMeta } from './state.js'
+import { addMeta, emptyState, listedMeta } from './state.js'
 import { capturePresenceMeta, checkPresenceKey } from './validate.js'
 import { decodeChange, encodeChange, redisTransport, type PresenceTransport } from './transport.js'
-import { PresenceKeys, decodeEntry, defineScripts, encodeEntry, pipelineOf, type ScriptPipeline, type WithScripts } from './redis-scripts.js'
+import { PresenceKeys, defineScripts, encodeEntry, exec, pipelineOf, stateOf, type ScriptPipeline, type WithScripts } from './redis-scripts.js'
+import { cleanUp, type Cleaner } from './redis-cleanup.js'
 import { closeConnections, connect, noop, whenReady, within } from './redis-connection.js'
-import type { PresenceChange, PresenceCount, PresenceListener, PresenceLog, PresenceMeta, PresenceState, PresenceStore } from './store.js'
+import type { PresenceChange, PresenceCount, PresenceListener, PresenceLog, PresenceState, PresenceStore } from './store.js'
 
 export interface RedisPresenceOptions {
   /** Redis URL or ioredis options. */
@@ -44,7 +45,7 @@ export interface RedisPresenceStats {
 
 export const DEFAULT_PRESENCE_TTL = 30_000
 const DEAD_PER_REFRESH = 16
-/** Metas per published change and channels per clean-up pipeline. */
+/** Metas per published change. */
 const CHUNK = 500
 
 // Writes must keep their order and survive an outage: no retry limit, the offline queue on.
@@ -68,6 +69,7 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
   readonly #remote = new Map<string, Promise<() => void>>()
   /** Writes whose change is not yet published (close waits for them). */
   readonly #writes = new Set<Promise<void>>()
+  readonly #cleaner: Cleaner
   #timer: NodeJS.Timeout | undefined
   #registered = false
   #beating = false
@@ -93,6 +95,19 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
       this.#transport = redisTransport(this.#cmd, this.#sub, opts.prefix)
     } else {
       this.#transport = opts.transport
+    }
+    this.#cleaner = {
+      cmd: this.#cmd,
+      keys: this.#keys,
+      processId: this.processId,
+      ttl: this.ttl,
+      stats: this.stats,
+      log: this.#log,
+      report: async (changes) => {
+        for (const change of changes) this.#listeners.emit(change)
+        await Promise.all(changes.map((change) => this.#publish(change)))
+      },
+      cleaned: (processId, entries) => { this.emit('cleanup', { processId, entries }) }
     }
     this.#started = this.#start()
     this.#started.catch(noop) // ready() reports it
@@ -244,7 +259,7 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
       this.#registered = true
       if (resynced) await this.#resync()
       const others = dead.filter((pid) => pid !== this.processId)
-      if (others.length > 0) await this.#cleanup(others)
+      if (others.length > 0) await cleanUp(this.#cleaner, others)
       this.emit('refresh', { resynced, dead: others })
     } catch (err) {
       this.#log.warn({ err }, 'presence: refresh failed')
@@ -284,54 +299,6 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
     // Others may have sent leaves for them (we were taken for dead): join again.
     await Promise.all(changes.map((change) => this.#publish(change)))
     this.emit('resync', { channels: changes.length })
-  }
-
-  async #cleanup (dead: string[]): Promise<void> {
-    const token = `${this.processId}:${randomBytes(6).toString('base64url')}`
-    const lockMs = Math.max(1000, Math.floor(this.ttl / 3))
-    const locked = await this.#cmd.set(this.#keys.lock, token, 'PX', lockMs, 'NX')
-    this.stats.roundTrips++
-    if (locked !== 'OK') return
-    try {
-      const p = pipelineOf(this.#cmd)
-      for (const pid of dead) p.smembers(this.#keys.proc(pid))
-      const sets = await exec(p) as string[][]
-      this.stats.roundTrips++
-      for (let i = 0; i < dead.length; i++) await this.#drop(dead[i], sets[i])
-    } finally {
-      await this.#cmd.plzPresenceUnlock(this.#keys.lock, token)
-      this.stats.roundTrips++
-    }
-  }
-
-  // Removes a dead process's entries channel by channel (each atomic), sends their leaves, then
-  // forgets the process. If it was only late, its next heartbeat finds it missing and re-writes.
-  async #drop (pid: string, channels: string[]): Promise<void> {
-    let removed = 0
-    for (let i = 0; i < channels.length; i += CHUNK) {
-      const part = channels.slice(i, i + CHUNK)
-      const p = pipelineOf(this.#cmd)
-      for (const channel of part) {
-        const k = this.#keys.channel(channel, pid)
-        p.plzPresenceDrop(k.own, k.keys, k.pids, pid)
-      }
-      const results = await exec(p) as string[][]
-      this.stats.roundTrips++
-      const changes: PresenceChange[] = []
-      part.forEach((channel, j) => {
-        const leaves = stateOf(results[j])
-        removed += results[j].length / 2
-        if (!isEmptyState(leaves)) changes.push({ channel, joins: emptyState(), leaves })
-      })
-      for (const change of changes) this.#listeners.emit(change)
-      await Promise.all(changes.map((change) => this.#publish(change)))
-    }
-    await exec(pipelineOf(this.#cmd).del(this.#keys.proc(pid)).zrem(this.#keys.procs, pid))
-    this.stats.roundTrips++
-    this.stats.cleanups++
-    this.stats.cleanedEntries += removed
-    this.#log.info({ processId: pid, entries: removed }, 'presence: removed the entries of a process that stopped refreshing')
-    this.emit('cleanup', { processId: pid, entries: removed })
   }
 
   async #shutdown (): Promise<void> {
@@ -381,25 +348,6 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
     // Redis may have restarted empty: the heartbeat tells, and re-writes if so.
     if (this.#registered) void this.#refresh()
   }
-}
-
-async function exec (p: ChainableCommander): Promise<unknown[]> {
-  const results = await p.exec()
-  return (results ?? []).map(([err, value]) => {
-    if (err) throw err
-    return value
-  })
-}
-
-/** A state from flat `conn, entry, …` as the scripts return them. */
-function stateOf (flat: string[]): PresenceState {
-  const state = emptyState()
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const entry = decodeEntry(flat[i + 1])
-    if (entry === undefined) continue
-    addMeta(state, entry.key, listedMeta(JSON.parse(entry.json) as PresenceMeta, flat[i]))
-  }
-  return state
 }
 
 /** A change in parts of at most CHUNK metas, so one message stays small. */

@@ -3,9 +3,9 @@
 // one atomic script that returns what it removed, so even two cleaners at once (a lock that
 // expired mid-way) send each leave once.
 import { randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import { emptyState, isEmptyState } from './state.js'
-import { exec, pipelineOf, stateOf, type PresenceKeys, type WithScripts } from './redis-scripts.js'
+import { stateOf, type PresenceKeys } from './redis-scripts.js'
+import type { Batch } from './redis-batch.js'
 import type { RedisPresenceStats } from './redis-store.js'
 import type { PresenceChange, PresenceLog } from './store.js'
 
@@ -13,7 +13,7 @@ import type { PresenceChange, PresenceLog } from './store.js'
 const CHUNK = 500
 
 export interface Cleaner {
-  readonly cmd: WithScripts<Redis>
+  readonly batch: Batch
   readonly keys: PresenceKeys
   readonly processId: string
   readonly ttl: number
@@ -27,17 +27,15 @@ export interface Cleaner {
 
 export async function cleanUp (c: Cleaner, dead: string[]): Promise<void> {
   const token = `${c.processId}:${randomBytes(6).toString('base64url')}`
-  const locked = await c.cmd.set(c.keys.lock, token, 'PX', Math.max(1000, Math.floor(c.ttl / 3)), 'NX')
+  const [locked] = await c.batch.values((p) => p.set(c.keys.lock, token, 'PX', Math.max(1000, Math.floor(c.ttl / 3)), 'NX'))
   c.stats.roundTrips++
   if (locked !== 'OK') return
   try {
-    const p = pipelineOf(c.cmd)
-    for (const pid of dead) p.smembers(c.keys.proc(pid))
-    const sets = await exec(p) as string[][]
+    const sets = await c.batch.values((p) => { for (const pid of dead) p.smembers(c.keys.proc(pid)) }) as string[][]
     c.stats.roundTrips++
     for (let i = 0; i < dead.length; i++) await drop(c, dead[i], sets[i])
   } finally {
-    await c.cmd.plzPresenceUnlock(c.keys.lock, token)
+    await c.batch.values((p) => p.plzPresenceUnlock(c.keys.lock, token))
     c.stats.roundTrips++
   }
 }
@@ -48,12 +46,12 @@ async function drop (c: Cleaner, pid: string, channels: string[]): Promise<void>
   let removed = 0
   for (let i = 0; i < channels.length; i += CHUNK) {
     const part = channels.slice(i, i + CHUNK)
-    const p = pipelineOf(c.cmd)
-    for (const channel of part) {
-      const k = c.keys.channel(channel, pid)
-      p.plzPresenceDrop(k.own, k.keys, k.pids, pid)
-    }
-    const results = await exec(p) as string[][]
+    const results = await c.batch.values((p) => {
+      for (const channel of part) {
+        const k = c.keys.channel(channel, pid)
+        p.plzPresenceDrop(k.own, k.keys, k.pids, pid)
+      }
+    }) as string[][]
     c.stats.roundTrips++
     const changes: PresenceChange[] = []
     part.forEach((channel, j) => {
@@ -63,7 +61,7 @@ async function drop (c: Cleaner, pid: string, channels: string[]): Promise<void>
     })
     await c.report(changes)
   }
-  await exec(pipelineOf(c.cmd).del(c.keys.proc(pid)).zrem(c.keys.procs, pid))
+  await c.batch.values((p) => p.del(c.keys.proc(pid)).zrem(c.keys.procs, pid))
   c.stats.roundTrips++
   c.stats.cleanups++
   c.stats.cleanedEntries += removed

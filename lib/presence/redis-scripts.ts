@@ -162,12 +162,3 @@ export function stateOf (flat: string[]): PresenceState {
   }
   return state
 }
-
-/** Runs a pipeline; its replies, or the first error. */
-export async function exec (p: ChainableCommander): Promise<unknown[]> {
-  const results = await p.exec()
-  return (results ?? []).map(([err, value]) => {
-    if (err) throw err
-    return value
-  })
-}

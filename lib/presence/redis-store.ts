@@ -10,8 +10,10 @@ import type { Redis, RedisOptions } from 'ioredis'
 import { Entries, Listeners } from './entries.js'
 import { addMeta, emptyState, listedMeta } from './state.js'
 import { capturePresenceMeta, checkPresenceKey } from './validate.js'
-import { decodeChange, encodeChange, redisTransport, type PresenceTransport } from './transport.js'
-import { PresenceKeys, defineScripts, encodeEntry, exec, pipelineOf, stateOf, type ScriptPipeline, type WithScripts } from './redis-scripts.js'
+import { decodeChanges, redisTransport, type PresenceTransport } from './transport.js'
+import { Outgoing } from './outgoing.js'
+import { PresenceKeys, defineScripts, encodeEntry, stateOf, type ScriptPipeline, type WithScripts } from './redis-scripts.js'
+import { Batch, type Reply } from './redis-batch.js'
 import { cleanUp, type Cleaner } from './redis-cleanup.js'
 import { closeConnections, connect, noop, whenReady, within } from './redis-connection.js'
 import type { PresenceChange, PresenceCount, PresenceListener, PresenceLog, PresenceState, PresenceStore } from './store.js'
@@ -45,8 +47,6 @@ export interface RedisPresenceStats {
 
 export const DEFAULT_PRESENCE_TTL = 30_000
 const DEAD_PER_REFRESH = 16
-/** Metas per published change. */
-const CHUNK = 500
 
 // Writes must keep their order and survive an outage: no retry limit, the offline queue on.
 const COMMAND_CONNECTION: RedisOptions = { maxRetriesPerRequest: null }
@@ -57,6 +57,8 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
   readonly ttl: number
   readonly stats: RedisPresenceStats = { refreshes: 0, roundTrips: 0, resyncs: 0, cleanups: 0, cleanedEntries: 0 }
   readonly #cmd: WithScripts<Redis>
+  /** Every command goes through it: one pipeline per turn, one order. */
+  readonly #batch: Batch
   readonly #sub: Redis | undefined
   readonly #transport: PresenceTransport
   readonly #keys: PresenceKeys
@@ -70,12 +72,14 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
   /** Writes whose change is not yet published (close waits for them). */
   readonly #writes = new Set<Promise<void>>()
   readonly #cleaner: Cleaner
+  readonly #outgoing: Outgoing
   #timer: NodeJS.Timeout | undefined
   #registered = false
   #beating = false
   #resyncQueued = false
   #down = false
   #closing: Promise<void> | undefined
+  #beatChecked: Promise<Reply[]> | undefined
 
   constructor (opts: RedisPresenceOptions) {
     super()
@@ -89,15 +93,18 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
     this.#cmd = defineScripts(connect(opts.redis, COMMAND_CONNECTION))
     this.#cmd.on('error', (err: Error) => { this.#connectionError(err) })
     this.#cmd.on('ready', () => { this.#connectionUp() })
+    this.#batch = new Batch(this.#cmd)
+    const batch = this.#batch
     if (opts.transport === undefined) {
       this.#sub = connect(opts.redis, {})
       this.#sub.on('error', noop) // reported through the command connection
-      this.#transport = redisTransport(this.#cmd, this.#sub, opts.prefix)
+      this.#transport = redisTransport((name, payload) => batch.values((p) => p.publish(name, payload)), this.#sub, opts.prefix)
     } else {
       this.#transport = opts.transport
     }
+    this.#outgoing = new Outgoing(this.processId, this.#transport, this.#log)
     this.#cleaner = {
-      cmd: this.#cmd,
+      batch,
       keys: this.#keys,
       processId: this.processId,
       ttl: this.ttl,
@@ -126,42 +133,44 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
     if (change === undefined) return Promise.resolve()
     this.#listeners.emit(change)
     const k = this.#keys.channel(channel, this.processId)
-    const p = pipelineOf(this.#cmd)
-    p.plzPresenceTrack(k.own, k.keys, k.pids, conn, encodeEntry(key, captured.json), key, this.processId)
-    if (firstHere) p.sadd(this.#keys.proc(this.processId), channel)
-    // A heartbeat with each track: an entry never sits in Redis without one (nobody would
-    // clean it up), and finding ourselves missing means our entries may be gone: re-write.
-    p.plzPresenceBeat(this.#keys.procs, this.processId, this.ttl, 0)
-    return this.#write(p, [change], true)
+    this.#beatWithTracks()
+    const sent = this.#batch.add((p) => {
+      p.plzPresenceTrack(k.own, k.keys, k.pids, conn, encodeEntry(key, captured.json), key, this.processId)
+      if (firstHere) p.sadd(this.#keys.proc(this.processId), channel)
+    })
+    return this.#written(sent, [change])
   }
 
   untrack (channel: string, conn: string): Promise<void> {
-    const p = pipelineOf(this.#cmd)
-    const change = this.#untrackInto(p, channel, conn)
-    return change === undefined ? Promise.resolve() : this.#write(p, [change], false)
+    const change = this.#entries.delete(channel, conn)
+    if (change === undefined) return Promise.resolve()
+    this.#listeners.emit(change)
+    return this.#written(this.#batch.add((p) => { this.#untrackInto(p, channel, conn) }), [change])
   }
 
   untrackAll (conn: string): Promise<void> {
-    const p = pipelineOf(this.#cmd)
     const changes: PresenceChange[] = []
     for (const channel of this.#entries.channelsOf(conn)) {
-      const change = this.#untrackInto(p, channel, conn)
-      if (change !== undefined) changes.push(change)
+      const change = this.#entries.delete(channel, conn)!
+      this.#listeners.emit(change)
+      changes.push(change)
     }
-    return changes.length === 0 ? Promise.resolve() : this.#write(p, changes, false)
+    if (changes.length === 0) return Promise.resolve()
+    const sent = this.#batch.add((p) => { for (const { channel } of changes) this.#untrackInto(p, channel, conn) })
+    return this.#written(sent, changes)
   }
 
   async list (channel: string): Promise<PresenceState> {
     this.#checkAnswering()
     const k = this.#keys.channel(channel, this.processId)
-    const flat = await this.#cmd.plzPresenceList(k.pids, k.procPrefix) as string[]
-    return stateOf(flat)
+    const [flat] = await this.#batch.values((p) => p.plzPresenceList(k.pids, k.procPrefix))
+    return stateOf(flat as string[])
   }
 
   async count (channel: string): Promise<PresenceCount> {
     this.#checkAnswering()
     const k = this.#keys.channel(channel, this.processId)
-    const [keys, connections] = await this.#cmd.plzPresenceCount(k.keys, k.pids, k.procPrefix) as [number, number]
+    const [[keys, connections]] = await this.#batch.values((p) => p.plzPresenceCount(k.keys, k.pids, k.procPrefix)) as Array<[number, number]>
     return { keys, connections }
   }
 
@@ -203,22 +212,29 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
     this.#timer.unref()
   }
 
-  #untrackInto (p: ScriptPipeline, channel: string, conn: string): PresenceChange | undefined {
-    const change = this.#entries.delete(channel, conn)
-    if (change === undefined) return undefined
-    this.#listeners.emit(change)
+  /** The commands of an untrack whose entry is already gone from this.#entries. */
+  #untrackInto (p: ScriptPipeline, channel: string, conn: string): void {
     const k = this.#keys.channel(channel, this.processId)
     p.plzPresenceUntrack(k.own, k.keys, k.pids, conn, this.processId)
     if (!this.#entries.has(channel)) p.srem(this.#keys.proc(this.processId), channel)
-    return change
+  }
+
+  // A heartbeat ahead of each turn's tracks: an entry never sits in Redis without one (nobody
+  // would clean it up), and finding ourselves missing means our entries may be gone: re-write.
+  #beatWithTracks (): void {
+    const first = this.#batch.once('beat', (p) => p.plzPresenceBeat(this.#keys.procs, this.processId, this.ttl, 0))
+    if (this.#beatChecked === first) return
+    this.#beatChecked = first
+    first.then(([[err, reply]]) => {
+      if (err === null && (reply as [number])[0] === 1 && this.#registered) this.#queueResync()
+    }, noop)
   }
 
   // Sends after the write reached Redis, so whoever hears the change can list it. Never rejects.
-  #write (p: ScriptPipeline, changes: PresenceChange[], checkBeat: boolean): Promise<void> {
-    const done = p.exec().then(async (results) => {
-      const failed = results?.find(([err]) => err !== null)?.[0]
+  #written (sent: Promise<Reply[]>, changes: PresenceChange[]): Promise<void> {
+    const done = sent.then(async (results) => {
+      const failed = results.find(([err]) => err !== null)?.[0]
       if (failed) throw failed
-      if (checkBeat && (results?.at(-1)?.[1] as [number] | undefined)?.[0] === 1 && this.#registered) this.#queueResync()
       await Promise.all(changes.map((change) => this.#publish(change)))
     }).catch((err: unknown) => {
       if (this.#closing !== undefined) return
@@ -229,30 +245,25 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
     return done
   }
 
-  async #publish (change: PresenceChange): Promise<void> {
-    for (const part of split(change)) {
-      try {
-        await this.#transport.publish(change.channel, encodeChange(this.processId, part))
-      } catch (err) {
-        this.#log.warn({ err, channel: change.channel }, 'presence: a change could not be sent to other processes')
-      }
-    }
+  #publish (change: PresenceChange): Promise<void> {
+    return this.#outgoing.send(change)
   }
 
   #receive (channel: string, payload: string): void {
-    const decoded = decodeChange(channel, payload)
+    const decoded = decodeChanges(channel, payload)
     if (decoded === undefined) {
       this.#log.warn({ channel }, 'presence: malformed change from another process dropped')
       return
     }
-    if (decoded.origin !== this.processId) this.#listeners.emit(decoded.change)
+    if (decoded.origin === this.processId) return
+    for (const change of decoded.changes) this.#listeners.emit(change)
   }
 
   async #refresh (): Promise<void> {
     if (this.#beating || this.#cmd.status !== 'ready' || (this.#closing !== undefined && this.#registered)) return
     this.#beating = true
     try {
-      const [added, dead] = await this.#cmd.plzPresenceBeat(this.#keys.procs, this.processId, this.ttl, DEAD_PER_REFRESH) as [number, string[]]
+      const [[added, dead]] = await this.#batch.values((p) => p.plzPresenceBeat(this.#keys.procs, this.processId, this.ttl, DEAD_PER_REFRESH)) as Array<[number, string[]]>
       this.stats.refreshes++
       this.stats.roundTrips++
       const resynced = added === 1 && this.#registered
@@ -277,24 +288,25 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
     })
   }
 
-  // One pipeline built from the entries as they are now: later writes queue behind it.
+  // Built from the entries as they are now (synchronously): later writes queue behind it.
   async #resync (): Promise<void> {
     this.stats.resyncs++
     const pid = this.processId
-    const p = pipelineOf(this.#cmd)
-    p.plzPresenceBeat(this.#keys.procs, pid, this.ttl, 0)
     const changes: PresenceChange[] = []
-    for (const [channel, conns] of this.#entries.channels()) {
-      p.sadd(this.#keys.proc(pid), channel)
-      const k = this.#keys.channel(channel, pid)
-      const joins = emptyState()
-      for (const [conn, e] of conns) {
-        p.plzPresenceTrack(k.own, k.keys, k.pids, conn, encodeEntry(e.key, e.json), e.key, pid)
-        addMeta(joins, e.key, listedMeta(e.meta, conn))
+    const sent = this.#batch.values((p) => {
+      p.plzPresenceBeat(this.#keys.procs, pid, this.ttl, 0)
+      for (const [channel, conns] of this.#entries.channels()) {
+        p.sadd(this.#keys.proc(pid), channel)
+        const k = this.#keys.channel(channel, pid)
+        const joins = emptyState()
+        for (const [conn, e] of conns) {
+          p.plzPresenceTrack(k.own, k.keys, k.pids, conn, encodeEntry(e.key, e.json), e.key, pid)
+          addMeta(joins, e.key, listedMeta(e.meta, conn))
+        }
+        changes.push({ channel, joins, leaves: emptyState() })
       }
-      changes.push({ channel, joins, leaves: emptyState() })
-    }
-    await exec(p)
+    })
+    await sent
     this.stats.roundTrips++
     // Others may have sent leaves for them (we were taken for dead): join again.
     await Promise.all(changes.map((change) => this.#publish(change)))
@@ -317,14 +329,14 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
   async #removeOwn (leaves: PresenceChange[]): Promise<void> {
     await Promise.allSettled([...this.#writes])
     const pid = this.processId
-    const p = pipelineOf(this.#cmd)
-    for (const { channel } of leaves) {
-      const k = this.#keys.channel(channel, pid)
-      p.plzPresenceDrop(k.own, k.keys, k.pids, pid)
-    }
-    p.del(this.#keys.proc(pid)).zrem(this.#keys.procs, pid)
     try {
-      await exec(p)
+      await this.#batch.values((p) => {
+        for (const { channel } of leaves) {
+          const k = this.#keys.channel(channel, pid)
+          p.plzPresenceDrop(k.own, k.keys, k.pids, pid)
+        }
+        p.del(this.#keys.proc(pid)).zrem(this.#keys.procs, pid)
+      })
       await Promise.all(leaves.map((change) => this.#publish(change)))
     } catch (err) {
       this.#log.warn({ err }, 'presence: could not remove this process\'s entries at close; others remove them after ttl')
@@ -348,22 +360,4 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
     // Redis may have restarted empty: the heartbeat tells, and re-writes if so.
     if (this.#registered) void this.#refresh()
   }
-}
-
-/** A change in parts of at most CHUNK metas, so one message stays small. */
-function split (change: PresenceChange): PresenceChange[] {
-  const parts: PresenceChange[] = []
-  let part: PresenceChange | undefined
-  let size = 0
-  const add = (side: 'joins' | 'leaves', key: string, meta: PresenceState[string]['metas'][number]): void => {
-    if (part === undefined || size === CHUNK) {
-      parts.push(part = { channel: change.channel, joins: emptyState(), leaves: emptyState() })
-      size = 0
-    }
-    size++
-    addMeta(part[side], key, meta)
-  }
-  for (const key in change.leaves) for (const meta of change.leaves[key].metas) add('leaves', key, meta)
-  for (const key in change.joins) for (const meta of change.joins[key].metas) add('joins', key, meta)
-  return parts
 }

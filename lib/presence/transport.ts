@@ -13,23 +13,28 @@ export interface PresenceTransport {
   subscribe (channel: string, receive: (payload: string) => void): Promise<() => void>
 }
 
-export function encodeChange (origin: string, change: PresenceChange): string {
-  return JSON.stringify({ o: origin, j: change.joins, l: change.leaves })
+/** One message: changes of one channel from `origin`, in order. */
+export function encodeChanges (origin: string, changes: readonly PresenceChange[]): string {
+  return JSON.stringify({ o: origin, c: changes.map((change) => ({ j: change.joins, l: change.leaves })) })
 }
 
-/** The change in a payload, with its origin; undefined for anything malformed. */
-export function decodeChange (channel: string, payload: string): { origin: string, change: PresenceChange } | undefined {
-  let wire: { o?: unknown, j?: unknown, l?: unknown }
+/** The changes in a message, with their origin; undefined for anything malformed. */
+export function decodeChanges (channel: string, payload: string): { origin: string, changes: PresenceChange[] } | undefined {
+  let wire: { o?: unknown, c?: unknown }
   try {
     wire = JSON.parse(payload) as typeof wire
   } catch {
     return undefined
   }
-  if (typeof wire !== 'object' || wire === null || typeof wire.o !== 'string') return undefined
-  const joins = decodeState(wire.j)
-  const leaves = decodeState(wire.l)
-  if (joins === undefined || leaves === undefined) return undefined
-  return { origin: wire.o, change: { channel, joins, leaves } }
+  if (typeof wire !== 'object' || wire === null || typeof wire.o !== 'string' || !Array.isArray(wire.c)) return undefined
+  const changes: PresenceChange[] = []
+  for (const item of wire.c as Array<{ j?: unknown, l?: unknown } | null>) {
+    const joins = decodeState(item?.j)
+    const leaves = decodeState(item?.l)
+    if (joins === undefined || leaves === undefined) return undefined
+    changes.push({ channel, joins, leaves })
+  }
+  return { origin: wire.o, changes }
 }
 
 // Rebuilt as null-prototype objects; metas without a string `conn` are dropped.
@@ -46,10 +51,10 @@ function decodeState (value: unknown): PresenceState | undefined {
 }
 
 /**
- * Redis pub/sub: publishes on `pub` (the store's command connection, so a change follows its
- * write), listens on `sub`, a connection of its own, one Redis channel per presence channel.
+ * Redis pub/sub: publishes with `publish` (the store sends it through its command pipeline),
+ * listens on `sub`, a connection of its own, one Redis channel per presence channel.
  */
-export function redisTransport (pub: Redis, sub: Redis, prefix: string): PresenceTransport {
+export function redisTransport (publish: (name: string, payload: string) => Promise<unknown>, sub: Redis, prefix: string): PresenceTransport {
   const topics = new Map<string, { receivers: Set<(payload: string) => void>, active: Promise<unknown> }>()
   // Redis hands channel names back as UTF-8: key the map by that same form.
   const nameOf = (channel: string): string => Buffer.from(`${prefix}ev:${channel}`).toString()
@@ -58,7 +63,7 @@ export function redisTransport (pub: Redis, sub: Redis, prefix: string): Presenc
     if (topic !== undefined) for (const receive of [...topic.receivers]) receive(payload)
   })
   return {
-    publish: (channel, payload) => pub.publish(nameOf(channel), payload),
+    publish: (channel, payload) => publish(nameOf(channel), payload),
     async subscribe (channel, receive) {
       const name = nameOf(channel)
       let topic = topics.get(name)

@@ -45,7 +45,7 @@ async function main () {
   const deadline = setTimeout(() => { console.error('bench deadline (120 s) passed: stopping'); process.exit(2) }, 120_000)
 
   const memory = new MemoryPresenceStore()
-  row('in-process: track + untrack', `${fmt(await throughput(memory, N * 10))} ops/s`)
+  row('in-process: track + untrack', await throughput(memory, N * 10))
   await memory.close()
 
   const redis = await privateRedis()
@@ -68,7 +68,7 @@ async function redisFigures (redis, N, row) {
   const prefix = `bench:${randomUUID()}:`
   const store = new RedisPresenceStore({ redis: redis.url, prefix, ttl: 600, log: quiet })
   await store.ready()
-  row('Redis: track + untrack (1,000 in flight)', `${fmt(await throughput(store, N * 2))} ops/s`)
+  row('Redis: track + untrack (1,000 in flight)', await throughput(store, N * 2))
 
   for (const entries of [100, 10_000]) {
     await inBatches(entries, (i) => store.track('refresh', `r${i}`, `user-${i}`, {}))
@@ -134,12 +134,15 @@ async function feedFigures () {
   return `2,000 joins + 1,000 leaves with 1,000 subscribers: ${built - stateFrames} diff frame(s) built, ${fmt(written - stateFrames)} written, ${fmt(bytes / 1024)} KB built, ${fmt(cpu)} ms`
 }
 
+/** ops/s and this process's CPU µs per op (steadier than wall time on a shared machine). */
 async function throughput (store, ops) {
   const half = ops / 2
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   await inBatches(half, (i) => store.track(`ch-${i % 100}`, `c${i}`, `user-${i % 500}`, { i }))
   await inBatches(half, (i) => store.untrack(`ch-${i % 100}`, `c${i}`))
-  return ops / ((performance.now() - t0) / 1000)
+  const cpu = process.cpuUsage(cpu0)
+  return `${fmt(ops / ((performance.now() - t0) / 1000))} ops/s, ${((cpu.user + cpu.system) / ops).toFixed(1)} µs CPU per op`
 }
 
 async function inBatches (n, fn, batch = 1000) {

@@ -160,6 +160,7 @@ t.test('a transport of the wiring\'s choice carries the changes; malformed ones 
 
 t.test('options are checked', async (t) => {
   t.throws(() => new RedisPresenceStore({ redis: 'redis://127.0.0.1:1', prefix: 'x:', ttl: 0, log: new RecordingLog().log }), /ttl must be at least 30 ms/)
+  t.throws(() => new RedisPresenceStore({ redis: 'redis://127.0.0.1:1', prefix: 'x:', processId: 'a}b', log: new RecordingLog().log }), /processId must be/)
   const never = new RedisPresenceStore({ redis: { port: await freePort(), host: '127.0.0.1', retryStrategy: () => null }, prefix: 'x:', log: new RecordingLog().log, closeTimeout: 200 })
   await t.rejects(never.ready(), /closed before it was ready/, 'ready() rejects when Redis never answers')
   await never.close()

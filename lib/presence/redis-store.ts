@@ -84,6 +84,8 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
   constructor (opts: RedisPresenceOptions) {
     super()
     this.processId = opts.processId ?? randomBytes(9).toString('base64url')
+    // It is part of key names: no hash-tag braces, no separators.
+    if (!/^[\w-]{1,64}$/.test(this.processId)) throw new TypeError(`presence processId must be 1 to 64 letters, digits, _ or -, received ${JSON.stringify(this.processId)}`)
     this.ttl = opts.ttl ?? DEFAULT_PRESENCE_TTL
     if (!Number.isFinite(this.ttl) || this.ttl < 30) throw new TypeError(`presence ttl must be at least 30 ms, received ${String(opts.ttl)}`)
     this.#log = opts.log

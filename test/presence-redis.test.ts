@@ -102,7 +102,7 @@ t.test('an outage: list and count refuse, writes wait and land, close is bounded
     if (s.stats.resyncs > 0) resolve(undefined)
     else s.once('resync', resolve)
   })
-  await rebuilt(store)
+  await Promise.all([rebuilt(store), rebuilt(other)])
   const wanted = ['b', 'c']
   t.same(connsOf(await other.list('room')), wanted, 'what changed during the outage is in Redis after it')
   t.same(await other.count('room'), { keys: 2, connections: 2 })

@@ -221,6 +221,8 @@ t.test('unsubscribing while the state is read, a failing list, subscribing again
   await feed.subscribe('room', again)
   t.same(again.frames.map((f) => f.event), ['_presence_', '_presence_'], 'subscribing again sends a fresh state')
   failWrite = true
+  await t.rejects(feed.subscribe('other', new Sub('broken')), /socket gone/, 'a state that cannot be written rejects')
+  t.equal(feed.channels, 1, 'and leaves nothing behind')
   await store.track('room', 'a', 'alice', {})
   await log.waitFor('error', 'writing a diff failed')
   failWrite = false

@@ -450,3 +450,16 @@ function commandStats (info: string): Record<string, number> {
   for (const m of info.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)) stats[m[1]] = Number(m[2])
   return stats
 }
+
+t.test('createPresenceStore picks the store that matches the engine', async (t) => {
+  const { createPresenceStore, MemoryPresenceStore, RedisPresenceStore } = await import('../lib/presence/index.js')
+  const log = new RecordingLog().log
+  const memory = createPresenceStore({ appName: 'a', log })
+  t.ok(memory instanceof MemoryPresenceStore)
+  await memory.close()
+  const redis = createPresenceStore({ appName: 'a', log, redis: { host: '127.0.0.1', port: 1, retryStrategy: () => null }, ttl: 900, closeTimeout: 100 })
+  t.ok(redis instanceof RedisPresenceStore)
+  t.equal((redis as InstanceType<typeof RedisPresenceStore>).ttl, 900)
+  await t.rejects(redis.ready())
+  await redis.close()
+})

@@ -96,7 +96,11 @@ export class PresenceFeed<S> {
     this.#log = opts.log
   }
 
-  /** Sends `sub` the state of `channel`, then its diffs. Resolves once the state was written. */
+  /**
+   * Sends `sub` the state of `channel`, then its diffs; resolves once the state was written.
+   * Subscribing `sub` again sends a fresh state (an earlier call still waiting gives way).
+   * Rejects, leaving `sub` unsubscribed, when the store cannot list or the write throws.
+   */
   async subscribe (channel: string, sub: S): Promise<void> {
     if (this.#closed) throw new Error('presence feed is closed')
     const room = this.#rooms.get(channel) ?? this.#open(channel)
@@ -108,9 +112,9 @@ export class PresenceFeed<S> {
       const state = await this.#store.list(channel)
       if (room.pending.get(sub) !== mark) return // unsubscribed (or subscribed again) meanwhile
       for (let i = mark.from; i < room.log.length; i++) applyChange(state, room.log[i])
+      this.#write([sub], stateFrame(channel, state))
       room.pending.delete(sub)
       if (room.pending.size === 0) room.log = []
-      this.#write([sub], stateFrame(channel, state))
       room.live.add(sub)
     } catch (err) {
       if (room.pending.get(sub) === mark) this.unsubscribe(channel, sub)

@@ -30,6 +30,8 @@ export const PLZ_ERR_CHANNEL = createError('PLZ_ERR_CHANNEL', 'fastify-plezi: %s
 export const PLZ_ERR_MESSAGE = createError('PLZ_ERR_MESSAGE', 'fastify-plezi: %s', 500, TypeError)
 /** The pub/sub engine (Redis) could not be reached at `register`. */
 export const PLZ_ERR_ENGINE = createError('PLZ_ERR_ENGINE', 'fastify-plezi: %s')
+/** A presence key or meta that cannot be tracked (bad type, too long, `__proto__`, not plain JSON, over 4 KB). */
+export const PLZ_ERR_PRESENCE = createError('PLZ_ERR_PRESENCE', 'fastify-plezi: %s', 500, TypeError)
 
 export const errorCodes = {
   PLZ_ERR_OPTION,
@@ -41,5 +43,6 @@ export const errorCodes = {
   PLZ_ERR_NO_REPLY,
   PLZ_ERR_CHANNEL,
   PLZ_ERR_MESSAGE,
-  PLZ_ERR_ENGINE
+  PLZ_ERR_ENGINE,
+  PLZ_ERR_PRESENCE
 }

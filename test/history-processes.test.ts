@@ -37,7 +37,7 @@ async function command<T> (server: Server, message: object): Promise<T> {
   return (await reply)[0]
 }
 
-const since = (epoch: string, offset: number): string => `&_since_=${encodeURIComponent(JSON.stringify({ 'chat/1': [epoch, offset] }))}`
+const since = (epoch: string | null, offset: number): string => `&_since_=${encodeURIComponent(JSON.stringify({ 'chat/1': [epoch, offset] }))}`
 
 t.test('a client recovers on a second process after the first was killed with SIGKILL', { skip }, async (t) => {
   const appName = uniqueAppName('hkill')

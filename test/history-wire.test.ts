@@ -169,3 +169,17 @@ t.test('Redis: app.plezi.history() reads the same store as every process', { ski
 
 
 
+
+t.test('Redis: a position read for a channel nobody here hears is not kept (it would go stale)', { skip: redisSkip }, async (t) => {
+  const { contextOf } = await import('../lib/context.js')
+  const appName = uniqueAppName('hstale')
+  const options = { history: { channels: ['chat/#'], size: 10 }, redis: REDIS_URL, appName }
+  const here = await build(t, (app) => { app.plezi.route('/room', HistoryRoom) }, options)
+  const other = await build(t, () => {}, options)
+  t.match(await contextOf(here.app)!.pubsub.position('chat/1'), { offset: 0 })
+  for (const n of range(1, 30)) await other.app.plezi.publish('chat/1', n)
+  const c = await connect(t, `${here.wsUrl}/room?channels=chat/1`)
+  t.match(await nextSub(c), { offset: 30, recovered: false, wasRecovering: false }, 'the latest position, read afresh')
+  await other.app.plezi.publish('chat/1', 31)
+  t.match(await c.json(), { event: '_pub_', offset: 31 }, 'and no resync')
+})

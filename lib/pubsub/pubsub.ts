@@ -138,7 +138,7 @@ export class PubSub {
     else if (opts.redis !== undefined) this.#external = redisEngine(opts.redis, events, opts.closeTimeout ?? 2000)
     if (opts.history !== undefined) {
       if (this.#external !== undefined && this.#external.connection === undefined) throw new TypeError('fastify-plezi: history needs the in-process engine or Redis')
-      this.#history = new History(opts.history, this.#prefix, this.id, this.#external?.connection)
+      this.#history = new History(opts.history, this.#prefix, this.id, this.#external?.connection, (channel) => this.#subscriptions.has(channel))
     }
   }
 

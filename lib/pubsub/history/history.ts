@@ -58,11 +58,17 @@ export class History {
   readonly seen = new Map<string, Seen>()
   readonly #scope: string
   readonly #recoveries = new Map<string, SharedRecovery>()
+  readonly #subscribed: (channel: string) => boolean
 
-  /** `connection`: the Redis engine's publish connection, shared so history and publishes keep one order. */
-  constructor (config: HistoryConfig, scope: string, origin: string, connection: Redis | undefined) {
+  /**
+   * `connection`: the Redis engine's publish connection, shared so history and publishes keep
+   * one order. `subscribed`: whether this process listens to a literal channel (only those are
+   * tracked from reads: a position kept for a channel nobody hears would soon be stale).
+   */
+  constructor (config: HistoryConfig, scope: string, origin: string, connection: Redis | undefined, subscribed: (channel: string) => boolean) {
     this.channels = config.channels
     this.#scope = scope
+    this.#subscribed = subscribed
     const limits = { size: config.size, ttl: config.ttl, metaTtl: config.metaTtl }
     if (connection === undefined) {
       this.memory = new MemoryHistoryStore(limits)
@@ -112,7 +118,7 @@ export class History {
 
   /** Remembers a position read from the store, unless the engine already told more. */
   seed (channel: string, position: Position): void {
-    if (this.memory !== undefined || this.seen.has(channel)) return
+    if (this.memory !== undefined || this.seen.has(channel) || !this.#subscribed(channel)) return
     this.track(channel, { epoch: position.epoch, last: position.offset, delivered: false, held: null, lastMessage: undefined, lastPassed: false })
   }
 

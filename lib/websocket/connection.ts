@@ -13,6 +13,7 @@ import { parseSince, type SinceEntry } from './since.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
 import { buildFrame, deflateMode, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
 import { payloadOf } from './payload.js'
+import { connectionChannel, reportError } from '../diagnostics.js'
 
 export type { SubscriptionHandler, HistorySubscription }
 
@@ -74,7 +75,10 @@ export class Connection implements OutboxOwner, ConnectionPort {
     const compression = context.options.compression
     this.compressAbove = compression !== false && deflateMode(socket) === 'shared' ? compression.threshold : false
     if (support === 'internals') noticeOnce(context, 'ws-internals', 'fastify-plezi: this websocket does not have the ws internals prebuilt frames need (an injected websocket, or another ws version): writing through ws.send()')
-    this.queue = new SerialQueue((err) => this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed'), () => { this.resumeReading() })
+    this.queue = new SerialQueue((err) => {
+      this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed')
+      reportError(err, 'hook')
+    }, () => { this.resumeReading() })
   }
 
   /** Wires the socket's events (synchronously, so no message is missed) and queues `onOpen`. */
@@ -86,6 +90,7 @@ export class Connection implements OutboxOwner, ConnectionPort {
     socket.on('pong', onSocketPong)
     this.context.connections.add(this)
     this.controller.log.debug('fastify-plezi: websocket open')
+    if (connectionChannel.hasSubscribers) connectionChannel.publish({ type: 'open', url: this.controller.request.url })
     if (this.table.hooks.has('onOpen')) this.queue.push(() => this.controller.onOpen!())
   }
 
@@ -143,6 +148,7 @@ export class Connection implements OutboxOwner, ConnectionPort {
 
   private dropSlowConsumer (): void {
     this.controller.log.warn({ pending: this.socket.bufferedAmount }, 'fastify-plezi: closing slow consumer (1013)')
+    this.context.counters.slowConsumersClosed++
     this.close(1013, 'slow consumer')
     setTimeout(() => this.terminate(), SLOW_CONSUMER_GRACE_MS).unref()
   }
@@ -179,6 +185,7 @@ export class Connection implements OutboxOwner, ConnectionPort {
   checkBacklog (): void {
     if (this.readingPaused || this.queue.waiting < this.context.options.maxBacklog) return
     this.readingPaused = true
+    this.context.counters.backlogPaused++
     this.controller.log.debug({ waiting: this.queue.waiting }, 'fastify-plezi: handlers fell behind, pausing reads (maxBacklog)')
     this.socket.pause()
   }
@@ -278,7 +285,9 @@ export class Connection implements OutboxOwner, ConnectionPort {
   }
 
   onSocketClosed (code: number, reason: Buffer): void {
-    this.controller.log.debug({ code, reason: reason.toString(), duration: Date.now() - this.openedAt }, 'fastify-plezi: websocket closed')
+    const duration = Date.now() - this.openedAt
+    this.controller.log.debug({ code, reason: reason.toString(), duration }, 'fastify-plezi: websocket closed')
+    if (connectionChannel.hasSubscribers) connectionChannel.publish({ type: 'close', url: this.controller.request.url, code, reason: reason.toString(), duration })
     this.isClosed = true
     this.outbox = null // nothing can be written any more
     this.context.connections.delete(this)

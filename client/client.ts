@@ -3,12 +3,12 @@
 import { Ajaj } from './ajaj.js'
 import { Backoff } from './backoff.js'
 import {
-  ACK, CONNECTING, EMIT_TIMEOUT, ERR, OPEN, QUEUE_LIMIT, RECONNECT_INTERVAL, RECONNECT_MAX
+  ACK, CONNECTING, EMIT_TIMEOUT, ERR, OPEN, PUB, QUEUE_LIMIT, RECONNECT_INTERVAL, RECONNECT_MAX, SINCE_MAX, SUB
 } from './constants.js'
 import type {
   ClientOptions, CloseEvent, DefaultClientEvents, DefaultServerEvents, EmitCallback, Message,
-  Outgoing, Payload, Reply, RequestError, RequestOptions, SocketEvent, SocketLike, Timers,
-  WebSocketConstructor
+  Outgoing, Payload, Positions, Reply, RequestError, RequestOptions, SocketEvent, SocketLike, SubInfo,
+  Timers, WebSocketConstructor
 } from './types.js'
 
 type Eid = number | string
@@ -46,6 +46,13 @@ export class Client<S = DefaultServerEvents, C = DefaultClientEvents> {
   log_events = false
   connected = false
   ws!: SocketLike
+  /** The last position processed per history channel, least recently updated first; sent as `_since_`. */
+  positions: Positions
+
+  /** Receives the data of a history message that is not an event object. */
+  declare onpublish?: (this: this, data: unknown, channel: string) => void
+  /** Called when a history channel could not be recovered (`wasRecovering && !recovered`): reload its state. */
+  declare onresync?: (this: this, info: SubInfo) => void
 
   declare onopen?: (this: this, ev: SocketEvent) => void
   declare onclose?: (this: this, ev: CloseEvent) => void
@@ -76,6 +83,7 @@ export class Client<S = DefaultServerEvents, C = DefaultClientEvents> {
     this.#t = o.timers ?? globalTimers
     this.#backoff = new Backoff({ base: () => this.reconnect_interval, max: () => this.reconnect_max, random: o.random })
     this.ajaj = new Ajaj(this.url.replace(/^ws/i, 'http'), (msg) => this.#dispatch(msg))
+    this.positions = Object.assign(Object.create(null), o.positions)
     this.reconnect()
   }
 
@@ -83,7 +91,7 @@ export class Client<S = DefaultServerEvents, C = DefaultClientEvents> {
   reconnect (): void {
     this.#t.clearTimeout(this.#retry)
     const old = this.ws
-    const ws = this.ws = new this.#WS(this.url)
+    const ws = this.ws = new this.#WS(this.#since())
     this.connected = false
     ws.onopen = (e: SocketEvent) => ws === this.ws && this.#opened(e)
     ws.onclose = (e: CloseEvent) => ws === this.ws && this.#closed(e)
@@ -172,6 +180,15 @@ export class Client<S = DefaultServerEvents, C = DefaultClientEvents> {
     console.warn('PleziClient: no ack in time; the server may have missed this event:', event)
   }
 
+  // The URL with `_since_`, kept under SINCE_MAX by leaving out the least recently updated channels.
+  #since (): string {
+    const p = { ...this.positions }
+    const keys = Object.keys(p)
+    let s
+    while ((s = encodeURIComponent(JSON.stringify(p))).length > SINCE_MAX) delete p[keys.shift()!]
+    return keys.length ? `${this.url}${this.url.includes('?') ? '&' : '?'}_since_=${s}` : this.url
+  }
+
   #timedOut = (event: Message): void => {
     if (!this.ajaj.auto) return this.ontimeout(event)
     if (this.log_events) console.log('PleziClient: falling back on AJAJ for', event)
@@ -223,31 +240,51 @@ export class Client<S = DefaultServerEvents, C = DefaultClientEvents> {
 
   #dispatch (msg: Message): void {
     try {
-      if (this.log_events) console.log(msg)
-      const { event, _EID_: eid } = msg
-      const reply = eid != null && event !== ACK
-      if (reply && this.#expired.delete(eid)) return
-      const req = reply && this.#requests.get(eid)
-      if (req) {
-        if (event === ERR) this.#settle(eid, req.reject, fail('server', msg))
-        else this.#settle(eid, req.resolve, msg as never)
-        return
+      const { event, channel } = msg as Message & { channel: string }
+      if (event === PUB || event === SUB) {
+        // History channels: keep the position, drop what was processed, unwrap `_pub_`.
+        const p = this.positions
+        const old = p[channel]
+        const o = msg.offset as number | null
+        const e = (msg.epoch ?? old?.[0] ?? null) as string | null
+        if (event === PUB && old && old[0] === e && o != null && old[1] != null && o <= old[1]) return
+        delete p[channel]
+        p[channel] = [e, o]
+        if (event === PUB) {
+          const d = msg.data as Message
+          return d && typeof d === 'object' && typeof d.event === 'string' ? this.#handle(d) : this.onpublish?.(d, channel)
+        }
+        if (msg.wasRecovering && !msg.recovered) this.onresync?.(msg as unknown as SubInfo)
       }
-      if (event === ACK && eid != null) this.#acked(eid)
-      let handled = false
-      const prop = event && !(event in Client.prototype) && (this as Record<string, unknown>)[event]
-      if (typeof prop === 'function') {
-        prop.call(this, msg)
-        handled = true
-      }
-      for (const fn of [...this.#listeners.get(event as string) ?? []]) {
-        fn.call(this, msg)
-        handled = true
-      }
-      if (!handled && event !== ACK) this.unknown?.(msg)
+      this.#handle(msg)
     } catch (err) {
       console.error('PleziClient: an event handler failed', err, msg)
     }
+  }
+
+  #handle (msg: Message): void {
+    if (this.log_events) console.log(msg)
+    const { event, _EID_: eid } = msg
+    const reply = eid != null && event !== ACK
+    if (reply && this.#expired.delete(eid)) return
+    const req = reply && this.#requests.get(eid)
+    if (req) {
+      if (event === ERR) this.#settle(eid, req.reject, fail('server', msg))
+      else this.#settle(eid, req.resolve, msg as never)
+      return
+    }
+    if (event === ACK && eid != null) this.#acked(eid)
+    let handled = false
+    const prop = event && !(event in Client.prototype) && (this as Record<string, unknown>)[event]
+    if (typeof prop === 'function') {
+      prop.call(this, msg)
+      handled = true
+    }
+    for (const fn of [...this.#listeners.get(event as string) ?? []]) {
+      fn.call(this, msg)
+      handled = true
+    }
+    if (!handled && event !== ACK) this.unknown?.(msg)
   }
 
   #acked (eid: Eid): void {

@@ -4,6 +4,11 @@
 export const ACK = '_ack_'
 /** The server's error reply (unknown event, handler failure). */
 export const ERR = '_err_'
+/** A message of a history channel, with its position, and the position of a new subscription. */
+export const PUB = '_pub_'
+export const SUB = '_sub_'
+/** Longest `_since_` (URL-encoded) sent on connecting; the server ignores one above 8 KB. */
+export const SINCE_MAX = 8192
 
 /** WebSocket readyState values (the same in browsers and in `ws`). */
 export const CONNECTING = 0

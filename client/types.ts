@@ -54,6 +54,21 @@ export interface Timers {
   clearTimeout (id: unknown): void
 }
 
+/** The last position processed per history channel: `[epoch, offset]` (null while the server could not tell). */
+export type Positions = Record<string, [epoch: string | null, offset: number | null]>
+
+/** A `_sub_` message: where a subscription to a history channel starts, and whether it recovered. */
+export interface SubInfo {
+  event: '_sub_'
+  channel: string
+  epoch: string | null
+  offset: number | null
+  /** Every message after the position sent in `_since_` followed (or nothing was missed). */
+  recovered: boolean
+  /** `_since_` had a position for this channel. With `recovered` false: reload the state. */
+  wasRecovering: boolean
+}
+
 export interface ClientOptions {
   url?: string
   autoreconnect?: boolean
@@ -63,6 +78,8 @@ export interface ClientOptions {
   timers?: Timers
   /** Randomness for the back-off jitter (default `Math.random`). */
   random?: () => number
+  /** Positions to start from (e.g. kept in `sessionStorage`): sent as `_since_` from the first connection on. */
+  positions?: Positions
 }
 
 export interface RequestOptions {

@@ -4,12 +4,15 @@ import type { Cookies } from './http/cookies.js'
 import { appFor, type AppContext } from './context.js'
 import { PLZ_ERR_NO_APP, PLZ_ERR_NOT_CONNECTED, PLZ_ERR_NO_REPLY } from './errors.js'
 import { checkChannel, isPattern, type SubscribeOptions } from './pubsub/channel.js'
+import type { MessagePosition } from './pubsub/message.js'
+import type { HistorySubscription } from './websocket/history-subscriber.js'
 
 /**
  * A subscription handler, called with the message (string, Buffer or parsed JSON, shared:
- * read-only) and the channel as published. `T` is what the app publishes on that channel.
+ * read-only), the channel as published and, on history channels, the message's position
+ * (undefined elsewhere). `T` is what the app publishes on that channel.
  */
-export type SubscriptionHandler<T = unknown> = (message: T, channel: string) => unknown
+export type SubscriptionHandler<T = unknown> = (message: T, channel: string, position: MessagePosition | undefined) => unknown
 
 /**
  * What a controller needs from the transport it is attached to (a websocket connection today):
@@ -21,7 +24,7 @@ export interface ConnectionPort {
   write (data: Writable): boolean
   close (code?: number, reason?: string): void
   /** `channel` was checked by the caller (a literal, or a pattern when options ask for one). */
-  subscribe (channel: string, handler: SubscriptionHandler<any> | undefined, options: SubscribeOptions | undefined): Promise<void>
+  subscribe (channel: string, handler: SubscriptionHandler<any> | undefined, options: SubscribeOptions | undefined): Promise<HistorySubscription | undefined>
   unsubscribe (channel: string): void
 }
 
@@ -126,11 +129,13 @@ export class Controller<P extends Params = Params> {
    * makes `+` (one level) and `#` (the rest) wildcards. Without a handler, messages are
    * written to the client; with one, it runs instead, in this connection's order. Replaces an
    * earlier subscription to the same channel. A bad channel throws PLZ_ERR_CHANNEL at the
-   * call; resolves once the subscription is active.
+   * call; resolves once the subscription is active: on a literal history channel, to its
+   * position `{ epoch, offset, recovered, wasRecovering }` (sent to the client as `_sub_`
+   * first, for direct subscriptions), elsewhere to undefined.
    */
-  subscribe (channel: string, options?: SubscribeOptions): Promise<void>
-  subscribe<T = unknown> (channel: string, handler: SubscriptionHandler<T> | undefined, options?: SubscribeOptions): Promise<void>
-  subscribe (channel: string, handlerOrOptions?: SubscriptionHandler<any> | SubscribeOptions, options?: SubscribeOptions): Promise<void> {
+  subscribe (channel: string, options?: SubscribeOptions): Promise<HistorySubscription | undefined>
+  subscribe<T = unknown> (channel: string, handler: SubscriptionHandler<T> | undefined, options?: SubscribeOptions): Promise<HistorySubscription | undefined>
+  subscribe (channel: string, handlerOrOptions?: SubscriptionHandler<any> | SubscribeOptions, options?: SubscribeOptions): Promise<HistorySubscription | undefined> {
     let handler: SubscriptionHandler<any> | undefined
     if (typeof handlerOrOptions === 'function') handler = handlerOrOptions
     else if (handlerOrOptions !== undefined) {

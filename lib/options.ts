@@ -3,6 +3,8 @@ import { basename, extname } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RedisOptions } from 'ioredis'
 import { PLZ_ERR_OPTION } from './errors.js'
+import { HistoryChannels } from './pubsub/history/channels.js'
+import { resolveLimits, type ResolvedLimits } from './pubsub/history/store.js'
 
 /** Decides whether a browser `Origin` may open a websocket. */
 export type OriginCheck = (origin: string) => boolean
@@ -41,6 +43,23 @@ export interface PleziOptions {
   maxBacklog?: number
   /** permessage-deflate, a published message compressed once for all its subscribers (default off). */
   compression?: CompressionOptions | false
+  /** Channels that keep their last messages, so reconnecting clients miss nothing (default: none). */
+  history?: HistoryOptions
+}
+
+export interface HistoryOptions {
+  /** The channels that keep history: literal names or patterns (`+` one level, `#` the rest). */
+  channels: string[]
+  /** Messages kept per channel (default 100). */
+  size?: number
+  /** How long (ms) a channel's messages are kept after its last publish (default 300000). */
+  ttl?: number
+  /** How long (ms) a channel's position (epoch, offset) is kept after its last use (default 24 h, at least `ttl`). */
+  metaTtl?: number
+}
+
+export interface ResolvedHistory extends ResolvedLimits {
+  channels: HistoryChannels
 }
 
 export interface CompressionOptions {
@@ -61,11 +80,13 @@ export interface ResolvedOptions {
   maxBacklog: number
   /** Compression threshold in bytes, or false when compression is off. */
   compression: { threshold: number } | false
+  /** History channels and limits, or undefined when no channel keeps history. */
+  history: ResolvedHistory | undefined
 }
 
 const KNOWN = new Set([
   'redis', 'emitter', 'appName', 'clientPath', 'maxPayload', 'pingInterval',
-  'maxBufferedAmount', 'allowedOrigins', 'shutdownTimeout', 'maxBacklog', 'compression'
+  'maxBufferedAmount', 'allowedOrigins', 'shutdownTimeout', 'maxBacklog', 'compression', 'history'
 ])
 
 // Fastify passes these to every plugin; they are not ours to reject.
@@ -196,6 +217,22 @@ function compression (value: unknown): { threshold: number } | false {
   return { threshold: integer('compression.threshold', (value as { threshold?: unknown }).threshold, DEFAULTS.compressionThreshold, 0) }
 }
 
+const HISTORY_KEYS = new Set(['channels', 'size', 'ttl', 'metaTtl'])
+
+function history (value: unknown, withEmitter: boolean): ResolvedHistory | undefined {
+  if (value === undefined) return undefined
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return fail('history', `expected an object ({ channels, size, ttl }), received ${describe(value)}`)
+  }
+  for (const key of Object.keys(value)) {
+    if (!HISTORY_KEYS.has(key)) fail('history', `unknown key "${key}"; known keys are ${[...HISTORY_KEYS].join(', ')}`)
+  }
+  // History lives in the engine's backend (the process, or Redis): a supplied emitter has none.
+  if (withEmitter) fail('history', 'needs the in-process engine or Redis ("redis"); an app-supplied "emitter" has no history store')
+  const { channels, ...limits } = value as HistoryOptions
+  return { channels: new HistoryChannels(channels), ...resolveLimits(limits) }
+}
+
 /** Validates `options` (never mutating them) and fills in the defaults. */
 export function resolveOptions (options: unknown, log?: FastifyBaseLogger, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -219,7 +256,8 @@ export function resolveOptions (options: unknown, log?: FastifyBaseLogger, env: 
     allowedOrigins: allowedOrigins(opts.allowedOrigins),
     shutdownTimeout: integer('shutdownTimeout', opts.shutdownTimeout, DEFAULTS.shutdownTimeout, 0),
     maxBacklog: integer('maxBacklog', opts.maxBacklog, DEFAULTS.maxBacklog, 1),
-    compression: compression(opts.compression)
+    compression: compression(opts.compression),
+    history: history(opts.history, opts.emitter !== undefined)
   }
   if (log && resolved.pingInterval > 0 && resolved.pingInterval < 1000) {
     log.warn({ pingInterval: resolved.pingInterval }, 'fastify-plezi: pingInterval below 1000 ms ends connections that are merely slow')

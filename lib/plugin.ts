@@ -39,12 +39,41 @@ export interface PleziApi {
   subscribe<T = unknown> (channel: string, handler: MessageHandler<T>, options?: SubscribeOptions): Promise<() => void>
   /** Counts of this app's connections, subscriptions and messages, read in constant time. */
   stats (): PleziStats
+  /**
+   * The messages a history channel still holds: with `since` (exclusive) the first `limit`
+   * after it, without it the last `limit` (default and at most `history.size`). A channel that
+   * keeps no history or bad options throw at the call; rejects when the store cannot be read.
+   */
+  history<T = unknown> (channel: string, options?: HistoryReadOptions): Promise<HistoryBacklog<T>>
+}
+
+export interface HistoryReadOptions {
+  /** Exclusive: the messages after this offset (as in `_since_`). */
+  since?: number
+  /** At most this many messages. */
+  limit?: number
+}
+
+/** A page of a history channel: its latest position and messages, oldest first. */
+export interface HistoryBacklog<T = unknown> {
+  epoch: string
+  offset: number
+  messages: Array<{ offset: number, message: T }>
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     plezi: PleziApi
   }
+}
+
+/** `app.plezi.history()`: a page of the store, with the messages decoded. */
+function readBacklog<T> (pubsub: PubSub, channel: string, options: HistoryReadOptions | undefined): Promise<HistoryBacklog<T>> {
+  return pubsub.readHistory(channel, options).then(({ epoch, offset, messages }) => ({
+    epoch,
+    offset,
+    messages: messages.map((entry) => ({ offset: entry.offset, message: (entry.kind === 'json' ? JSON.parse(entry.data) : entry.data) as T }))
+  }))
 }
 
 /** `app.plezi.subscribe()`: a subscription without a websocket; errors are logged. */
@@ -57,7 +86,7 @@ function subscribeConnectionless (context: AppContext, channel: string, handler:
   const subscriber: Subscriber = {
     deliver (message) {
       try {
-        const result = handler(message.value, message.channel)
+        const result = handler(message.value, message.channel, message.position)
         if (result instanceof Promise) result.catch(fail)
       } catch (err) {
         fail(err)
@@ -115,7 +144,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
   // Plezi reads HTML forms into params; add a parser unless the app has its own (e.g. @fastify/formbody).
   if (!fastify.hasContentTypeParser(FORM)) fastify.addContentTypeParser(FORM, { parseAs: 'string' }, parseForm)
 
-  const pubsub = new PubSub({ appName: options.appName, emitter: options.emitter, redis: options.redis, log: fastify.log })
+  const pubsub = new PubSub({ appName: options.appName, emitter: options.emitter, redis: options.redis, history: options.history, log: fastify.log })
   await pubsub.connect(engineWait(fastify.initialConfig.pluginTimeout))
   fastify.log.info({ appName: options.appName, engine: pubsub.describeEngine(), compression: options.compression }, 'fastify-plezi: pub/sub through %s', pubsub.describeEngine())
   const context: AppContext = {
@@ -166,7 +195,8 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
         route: (path, Klass) => routeController(instance, context, path, Klass),
         publish: (channel, message) => pubsub.publish(channel, message),
         stats: () => statsOf(context),
-        subscribe: (channel, handler, subscribeOptions) => subscribeConnectionless(context, channel, handler, subscribeOptions)
+        subscribe: (channel, handler, subscribeOptions) => subscribeConnectionless(context, channel, handler, subscribeOptions),
+        history: (channel, readOptions) => readBacklog(pubsub, channel, readOptions)
       }
       apis.set(instance, api)
     }

@@ -30,12 +30,16 @@ export interface Engine {
   close (): Promise<void>
   /** What it connects to, for error messages (no passwords). */
   describe (): string
+  /** Redis: the publish connection, for stores whose writes must keep one order with publishes. */
+  connection?: Redis
 }
 
 export interface EngineEvents {
   error (err: Error): void
   /** The engine is connected again (Redis 'ready'). */
   up (): void
+  /** Redis: the subscribe connection is back and its subscriptions are active again. */
+  resubscribed? (): void
 }
 
 export function localEngine (): Engine {
@@ -84,6 +88,12 @@ export function redisEngine (redis: string | RedisOptions, events: EngineEvents,
   escapeGlobs(emitter as unknown as RedisPatterns)
   emitter.state!.on('error', events.error)
   pubConn.on('ready', events.up)
+  // ioredis emits 'ready' before it sends the re-subscriptions: a PING queued behind them is
+  // answered once they are active (replies keep the order of commands).
+  if (events.resubscribed !== undefined) {
+    const resubscribed = events.resubscribed
+    subConn.on('ready', () => { queueMicrotask(() => { subConn.ping().then(resubscribed, noop) }) })
+  }
   // close() settles a pending ready(): a reconnecting ioredis that is disconnected never ends.
   let abort!: (err: Error) => void
   const aborted = new Promise<never>((_resolve, reject) => { abort = reject })
@@ -96,7 +106,8 @@ export function redisEngine (redis: string | RedisOptions, events: EngineEvents,
       abort(new Error('Redis connection closed before it was ready'))
       return closeConnections([subConn, pubConn], closeTimeout)
     },
-    describe: () => `Redis at ${describeRedis(redis)}`
+    describe: () => `Redis at ${describeRedis(redis)}`,
+    connection: pubConn
   }
 }
 

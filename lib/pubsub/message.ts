@@ -6,6 +6,15 @@ import { buildFrame, OPCODE_BINARY, OPCODE_TEXT } from '../websocket/frame.js'
 import { deflatePayload } from '../websocket/deflate.js'
 import { PLZ_ERR_MESSAGE } from '../errors.js'
 
+/**
+ * Where a message of a history channel sits: `offset` counts 1, 2, 3 … per channel within one
+ * `epoch`; both are null when the store could not be reached (Redis down: delivered locally only).
+ */
+export interface MessagePosition {
+  readonly epoch: string | null
+  readonly offset: number | null
+}
+
 /** What the publisher passed: a string, bytes, or a JSON value. */
 export type MessageKind = 'string' | 'buffer' | 'json'
 
@@ -17,6 +26,9 @@ export interface WirePacket {
   kind: MessageKind
   /** The string, the bytes, or the JSON text. */
   data: string | Buffer
+  /** On history channels (set by the store's script): the message's position. */
+  epoch?: string
+  offset?: number
 }
 
 export class PubSubMessage {
@@ -30,11 +42,15 @@ export class PubSubMessage {
   #frame: Buffer | undefined
   #deflated: Buffer | undefined
   #byteLength = -1
+  /** Its position on a history channel (set at publish, before delivery); undefined elsewhere. */
+  position: MessagePosition | undefined
+  #envelope: PubSubMessage | undefined
 
-  constructor (channel: string, kind: MessageKind, data: string | Buffer) {
+  constructor (channel: string, kind: MessageKind, data: string | Buffer, position?: MessagePosition) {
     this.channel = channel
     this.kind = kind
     this.data = data
+    this.position = position
   }
 
   /** Encodes (and captures) a publisher's value; throws PLZ_ERR_MESSAGE for what cannot travel. */
@@ -52,9 +68,25 @@ export class PubSubMessage {
       return new PubSubMessage(channel, kind, Buffer.isBuffer(data) ? data : Buffer.from(data))
     }
     if ((kind === 'string' || kind === 'json') && typeof data === 'string') {
-      return new PubSubMessage(channel, kind, data)
+      const { epoch, offset } = packet
+      const position = typeof epoch === 'string' && Number.isSafeInteger(offset) ? { epoch, offset: offset! } : undefined
+      return new PubSubMessage(channel, kind, data, position)
     }
     return undefined
+  }
+
+  /**
+   * The `_pub_` envelope of a history message, as a message of its own so that its frame is
+   * built once per process too: `{"event":"_pub_","channel":…,"epoch":…,"offset":…,"data":…}`.
+   */
+  get envelope (): PubSubMessage {
+    if (this.#envelope === undefined) {
+      const { epoch, offset } = this.position ?? { epoch: null, offset: null }
+      const data = this.kind === 'json' ? this.data as string : JSON.stringify(this.data)
+      const text = `{"event":"_pub_","channel":${JSON.stringify(this.channel)},"epoch":${JSON.stringify(epoch)},"offset":${String(offset)},"data":${data}}`
+      this.#envelope = new PubSubMessage(this.channel, 'string', text, this.position)
+    }
+    return this.#envelope
   }
 
   /** Whether the websocket frame is binary (Buffers) rather than text (strings and JSON). */

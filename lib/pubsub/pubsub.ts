@@ -13,11 +13,15 @@ import type { RedisOptions } from 'ioredis'
 import { localEngine, redisEngine, suppliedEngine, type Emitter, type Engine, type EnginePacket } from './engine.js'
 import { PubSubMessage, type WirePacket } from './message.js'
 import { checkChannel, isPattern, type SubscribeOptions } from './channel.js'
-import { PLZ_ERR_ENGINE } from '../errors.js'
+import { PLZ_ERR_CHANNEL, PLZ_ERR_ENGINE } from '../errors.js'
 import { publishChannel, reportError } from '../diagnostics.js'
+import { History, atPosition, type HistoryConfig, type Recovered, type Seen } from './history/history.js'
+import { matchPattern } from './history/channels.js'
+import { toHistoryData, type HistoryData, type HistoryEntry, type HistoryPage, type Position, type ReadOptions } from './history/store.js'
 
 export { PubSubMessage } from './message.js'
-export type { MessageKind } from './message.js'
+export type { MessageKind, MessagePosition } from './message.js'
+export type { Recovered } from './history/history.js'
 export type { Emitter } from './engine.js'
 export { checkChannel, isPattern, type SubscribeOptions } from './channel.js'
 
@@ -36,6 +40,8 @@ export interface PubSubOptions {
   log: PubSubLog
   /** Upper bound (ms) on closing a Redis engine; default 2000. */
   closeTimeout?: number
+  /** History channels and limits: a store in the process, or in Redis with the Redis engine. */
+  history?: HistoryConfig
 }
 
 /** A local publish, queued: the already-encoded message, so it is framed once per process. */
@@ -51,6 +57,8 @@ interface LocalPacket extends EnginePacket {
 // in the tick after removeListener.
 interface Subscription {
   readonly pattern: string
+  /** Has wildcards (literal channel names cannot). */
+  readonly isPattern: boolean
   readonly subscribers: Set<Subscriber>
   /**
    * Subscribers added while messages were queued or being delivered, with the last sequence
@@ -62,6 +70,24 @@ interface Subscription {
   ready: Promise<void>
   onLocal (packet: EnginePacket, done: () => void): void
   onExternal (packet: EnginePacket, done: () => void): void
+}
+
+/** The messages of `page` that follow `from` one by one in `epoch` (none when the first does not). */
+function contiguous (page: HistoryPage, epoch: string, from: number): HistoryEntry[] {
+  if (page.epoch !== epoch) return []
+  const entries: HistoryEntry[] = []
+  for (const entry of page.messages) {
+    if (entry.offset !== from + entries.length + 1) break
+    entries.push(entry)
+  }
+  return entries
+}
+
+/** The subscriptions that heard the first held message. */
+function targetsOf (held: unknown[]): Subscription[] {
+  const targets: Subscription[] = []
+  for (let i = 0; i < held.length && held[i + 1] === held[1]; i += 2) targets.push(held[i] as Subscription)
+  return targets
 }
 
 // The message built from one external packet, shared by every pattern it matches.
@@ -79,6 +105,7 @@ export class PubSub {
   readonly #external: Engine | undefined
   readonly #prefix: string
   readonly #subscriptions = new Map<string, Subscription>()
+  readonly #history: History | undefined
   #listeners = 0
   #closed = false
   #engineDown = false
@@ -105,14 +132,23 @@ export class PubSub {
     this.#prefix = `${opts.appName}/`
     this.#log = opts.log
     this.#local = localEngine()
-    const events = { error: (err: Error) => { this.#engineError(err, 'pub/sub engine error') }, up: () => { this.#engineUp() } }
+    const events = {
+      error: (err: Error) => { this.#engineError(err, 'pub/sub engine error') },
+      up: () => { this.#engineUp() },
+      resubscribed: () => { this.#probe() }
+    }
     if (opts.emitter !== undefined) this.#external = suppliedEngine(opts.emitter, events)
     else if (opts.redis !== undefined) this.#external = redisEngine(opts.redis, events, opts.closeTimeout ?? 2000)
+    if (opts.history !== undefined) {
+      if (this.#external !== undefined && this.#external.connection === undefined) throw new TypeError('fastify-plezi: history needs the in-process engine or Redis')
+      this.#history = new History(opts.history, this.#prefix, this.id, this.#external?.connection, (channel) => this.#subscriptions.has(channel))
+    }
   }
 
-  /** Resolves once the engine is connected (Redis: both connections ready). */
+  /** Resolves once the engine is connected (Redis: both connections ready, the history scripts loaded). */
   async ready (): Promise<void> {
     await this.#external?.ready()
+    await this.#history?.store.ready()
   }
 
   /**
@@ -126,7 +162,7 @@ export class PubSub {
     const expired = new Promise<'timeout'>((resolve) => { timer = setTimeout(resolve, timeout, 'timeout') })
     let failure: unknown
     try {
-      if (await Promise.race([external.ready(), expired]) !== 'timeout') return
+      if (await Promise.race([this.ready(), expired]) !== 'timeout') return
     } catch (err) {
       failure = err
     } finally {
@@ -148,12 +184,16 @@ export class PubSub {
   publish (channel: string, message: unknown): Promise<boolean> {
     checkChannel(channel, 'publish')
     const msg = PubSubMessage.from(channel, message)
+    const history = this.#history
+    // On a history channel a Buffer throws here, at the call.
+    const data = history !== undefined && history.channels.matches(channel) ? toHistoryData(msg) : undefined
     if (this.#closed) {
       this.#log.debug({ channel }, 'pub/sub: publish after close dropped')
       return DROPPED
     }
     this.totals.published++
     if (publishChannel.hasSubscribers) publishChannel.publish({ channel, kind: msg.kind })
+    if (data !== undefined) return this.#publishHistory(history!, msg, data)
     const packet: LocalPacket = { topic: this.#prefix + channel, message: msg, seq: ++this.#seq, handed: undefined }
     const result = this.#external === undefined ? DELIVERED : new Promise<boolean>((resolve) => { packet.handed = resolve })
     this.#enqueue(null, packet, undefined)
@@ -215,6 +255,35 @@ export class PubSub {
     return this.#engineDown ? 'down' : 'up'
   }
 
+  /** Whether `channel` (literal) keeps history (option `history.channels`). */
+  isHistory (channel: string): boolean {
+    return this.#history !== undefined && this.#history.channels.matches(channel)
+  }
+
+  /**
+   * Where a new subscriber of a history channel starts (the latest position this process knows
+   * of); rejects when the store cannot be reached.
+   */
+  position (channel: string): Promise<Position> {
+    return this.#historyOf(channel, 'position').position(channel)
+  }
+
+  /** The messages after `since` that history still holds, all or nothing (see History.recover). */
+  recover (channel: string, since: Position): Promise<Recovered> {
+    return this.#historyOf(channel, 'recover').recover(channel, since)
+  }
+
+  /** A page of a history channel's messages (see HistoryStore.read); bad options throw at the call. */
+  readHistory (channel: string, options?: ReadOptions): Promise<HistoryPage> {
+    return this.#historyOf(channel, 'history').read(channel, options)
+  }
+
+  #historyOf (channel: string, what: string): History {
+    checkChannel(channel, what)
+    if (!this.isHistory(channel)) throw new PLZ_ERR_CHANNEL(`${what}: ${JSON.stringify(channel)} is not a history channel (option history.channels)`)
+    return this.#history!
+  }
+
   /** Engine-side listeners not yet removed (one per pattern and engine); for tests. */
   listenerCount (): number {
     return this.#listeners
@@ -226,6 +295,7 @@ export class PubSub {
     this.#closed = true
     // Not awaited: removals on Redis wait for its replies, which an outage withholds.
     for (const subscription of [...this.#subscriptions.values()]) void this.#unregister(subscription)
+    await this.#history?.close()
     await Promise.all([this.#local.close(), this.#external?.close()])
   }
 
@@ -233,6 +303,7 @@ export class PubSub {
     const topic = this.#prefix + pattern
     const subscription: Subscription = {
       pattern,
+      isPattern: /[+#]/.test(pattern),
       subscribers: new Set(),
       late: null,
       live: true,
@@ -245,15 +316,15 @@ export class PubSub {
       // The engine calls this once per matching pattern, in one go: queue them all, deliver
       // in the next microtask (unless a drain is already running), so no handler's publish
       // can slip in between two patterns of one message.
+      // Messages of history channels come with their position, our own included: on Redis
+      // every process, this one too, delivers them in the order Redis gave them offsets.
       onExternal: (packet, done) => {
-        if (subscription.live && packet.origin !== this.id) {
+        if (subscription.live && (packet.origin !== this.id || packet.offset !== undefined)) {
           const msg = this.#fromExternal(packet)
           if (msg !== undefined) {
-            this.#enqueue(subscription, msg, ++this.#seq)
-            if (!this.#draining && !this.#drainScheduled) {
-              this.#drainScheduled = true
-              queueMicrotask(this.#drainLater)
-            }
+            if (msg.position !== undefined && this.#history !== undefined) this.#arrive(this.#history, subscription, msg)
+            else this.#enqueue(subscription, msg, ++this.#seq)
+            this.#drainSoon()
           }
         }
         done()
@@ -268,6 +339,12 @@ export class PubSub {
   async #unregister (subscription: Subscription): Promise<void> {
     subscription.live = false
     this.#subscriptions.delete(subscription.pattern)
+    // Unheard from now on: what this process saw of those channels no longer tells what comes next.
+    const seen = this.#history?.seen
+    if (seen !== undefined && seen.size > 0) {
+      if (subscription.isPattern) seen.clear()
+      else seen.delete(subscription.pattern)
+    }
     const topic = this.#prefix + subscription.pattern
     const pending = [this.#off(this.#local, topic, subscription.onLocal)]
     if (this.#external !== undefined) pending.push(this.#off(this.#external, topic, subscription.onExternal))
@@ -291,6 +368,13 @@ export class PubSub {
 
   #enqueue (subscription: Subscription | null, item: LocalPacket | PubSubMessage, seq: number | undefined): void {
     this.#queue.push(subscription, item, seq)
+  }
+
+  #drainSoon (): void {
+    if (!this.#draining && !this.#drainScheduled) {
+      this.#drainScheduled = true
+      queueMicrotask(this.#drainLater)
+    }
   }
 
   // Runs until the queue is empty; whatever handlers publish meanwhile is queued behind.
@@ -332,6 +416,127 @@ export class PubSub {
     } catch (err) {
       done(err as Error)
     }
+  }
+
+  // A publish on a history channel. In the process, the store gives the position at the call
+  // and delivery goes on as for any publish. On Redis, the store's script gives the offset and
+  // publishes, and every process, this one included, delivers from Redis, in offset order; only
+  // when Redis cannot take it is it delivered here at once, with `offset: null`.
+  #publishHistory (history: History, msg: PubSubMessage, data: HistoryData): Promise<boolean> {
+    const key = history.key(msg.channel)
+    if (history.memory !== undefined) {
+      msg.position = history.memory.appendSync(key, data)
+      this.#enqueue(null, { topic: key, message: msg, seq: ++this.#seq, handed: undefined }, undefined)
+      if (!this.#draining) this.#drain()
+      return DELIVERED
+    }
+    return history.store.append(key, data).then(() => true, (err: Error) => {
+      this.#publishFailed(err, msg.channel)
+      if (this.#closed) return false
+      msg.position = { epoch: history.seen.get(msg.channel)?.epoch ?? null, offset: null }
+      this.#enqueue(null, { topic: key, message: msg, seq: ++this.#seq, handed: undefined }, undefined)
+      if (!this.#draining) this.#drain()
+      return false
+    })
+  }
+
+  // A history message from Redis, once per subscription it matched (the engine hands them over in
+  // one go). It is queued when it follows what this process saw of its channel. When its offset
+  // skips ahead (the subscribe connection lost some), it and every later message of the channel
+  // are held while the missing ones are read from history, then delivered first, once for all.
+  #arrive (history: History, subscription: Subscription, msg: PubSubMessage): void {
+    const { epoch, offset } = msg.position as Position
+    const channel = msg.channel
+    let seen = history.seen.get(channel)
+    if (seen === undefined) {
+      seen = { epoch, last: offset, delivered: true, held: null, lastMessage: msg, lastPassed: true }
+      history.track(channel, seen)
+    } else if (seen.held !== null) {
+      seen.held.push(subscription, msg)
+      return
+    } else if (seen.lastMessage !== msg) {
+      seen.lastMessage = msg
+      seen.lastPassed = true
+      if (epoch !== seen.epoch) {
+        // A new epoch (Redis lost the channel): subscribers learn it from the message itself.
+        seen.epoch = epoch
+        seen.last = offset
+      } else if (offset === seen.last + 1 || (offset <= seen.last && !seen.delivered)) {
+        if (offset > seen.last) seen.last = offset
+      } else if (offset <= seen.last) {
+        seen.lastPassed = false // delivered already (healed or probed before it came)
+      } else {
+        seen.held = [subscription, msg]
+        this.#heal(history, channel, seen, epoch, offset)
+        return
+      }
+      seen.delivered = true
+    }
+    if (seen.lastPassed) this.#enqueue(subscription, msg, ++this.#seq)
+  }
+
+  // Reads what lies between `seen.last` and `upTo` (exclusive; undefined: up to the latest) and
+  // queues it for `targets` — the subscriptions that heard the message that revealed the gap, or
+  // every subscription of the channel — then lets the held arrivals through again. All or
+  // nothing: when history no longer has them all, the subscribers see the skip (direct ones get
+  // a `_sub_` with recovered: false).
+  #heal (history: History, channel: string, seen: Seen, epoch: string, upTo: number | undefined): void {
+    const from = seen.last
+    const limit = upTo === undefined ? history.size : upTo - from - 1
+    let reading: Promise<HistoryPage>
+    try {
+      reading = history.read(channel, { since: from, limit })
+    } catch (err) {
+      reading = Promise.reject(err)
+    }
+    reading.then((page) => {
+      const entries = contiguous(page, epoch, from)
+      return upTo === undefined || entries.length === limit ? entries : null
+    }, (err: unknown) => {
+      this.#log.warn({ err, channel }, 'pub/sub: history could not be read to fill a gap')
+      return null
+    }).then((entries) => {
+      const held = seen.held!
+      seen.held = null
+      if (upTo !== undefined) {
+        if (entries === null) this.#log.warn({ channel, from, to: upTo }, 'pub/sub: missed history messages that history no longer holds; direct subscribers are told recovered: false')
+        seen.last = upTo - 1
+      }
+      if (this.#closed) return
+      if (entries !== null && entries.length > 0) {
+        const targets = upTo === undefined ? this.#subscriptionsOf(channel) : targetsOf(held)
+        for (const entry of entries) {
+          const msg = atPosition(channel, entry, epoch)
+          for (const subscription of targets) this.#enqueue(subscription, msg, ++this.#seq)
+        }
+        seen.last = entries[entries.length - 1].offset
+        seen.delivered = true
+        this.#log.debug({ channel, from, count: entries.length }, 'pub/sub: filled a gap from history')
+      }
+      seen.lastMessage = undefined
+      for (let i = 0; i < held.length; i += 2) this.#arrive(history, held[i] as Subscription, held[i + 1] as PubSubMessage)
+      this.#drainSoon()
+    })
+  }
+
+  // After the subscribe connection came back (and re-subscribed), what was published meanwhile
+  // never reached us: read each tracked channel from where we were, as for a gap.
+  #probe (): void {
+    const history = this.#history
+    if (history === undefined || this.#closed) return
+    for (const [channel, seen] of history.seen) {
+      if (seen.held !== null) continue
+      seen.held = []
+      this.#heal(history, channel, seen, seen.epoch, undefined)
+    }
+  }
+
+  #subscriptionsOf (channel: string): Subscription[] {
+    const found: Subscription[] = []
+    for (const subscription of this.#subscriptions.values()) {
+      if (subscription.isPattern ? matchPattern(subscription.pattern, channel) : subscription.pattern === channel) found.push(subscription)
+    }
+    return found
   }
 
   #fanOut (subscription: Subscription, msg: PubSubMessage, seq: number): void {

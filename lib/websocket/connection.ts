@@ -6,13 +6,16 @@ import type { AppContext } from '../context.js'
 import type { MethodTable } from '../method-table.js'
 import { SerialQueue } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
-import type { PubSubMessage, Subscriber, SubscribeOptions } from '../pubsub/pubsub.js'
+import type { PubSubMessage, SubscribeOptions } from '../pubsub/pubsub.js'
+import { ConnectionSubscriber } from './subscriber.js'
+import { HistorySubscriber, type HistorySubscription } from './history-subscriber.js'
+import { parseSince, type SinceEntry } from './since.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
 import { buildFrame, deflateMode, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
 import { payloadOf } from './payload.js'
 import { connectionChannel, reportError } from '../diagnostics.js'
 
-export type { SubscriptionHandler }
+export type { SubscriptionHandler, HistorySubscription }
 
 type Hooks = Controller & Partial<{
   onOpen (): unknown
@@ -53,6 +56,8 @@ export class Connection implements OutboxOwner, ConnectionPort {
   // Made on first use: most connections never subscribe or see a shutdown. One subscription
   // (the common case) is kept as is; a Map only from the second on (memory per connection).
   private subscriptions: ConnectionSubscriber | Map<string, ConnectionSubscriber> | null = null
+  // The upgrade's `_since_`, parsed on the first history subscription (undefined until then).
+  private since: Map<string, SinceEntry> | null | undefined = undefined
   private closedWaiters: Array<() => void> | null = null
   private isClosed = false
   private readonly openedAt = Date.now()
@@ -198,10 +203,13 @@ export class Connection implements OutboxOwner, ConnectionPort {
     this.context.outboxes.add(this, message)
   }
 
-  subscribe (channel: string, handler: SubscriptionHandler<any> | undefined, options: SubscribeOptions | undefined): Promise<void> {
-    if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve()
-    const subscriber = new ConnectionSubscriber(this, channel, handler)
-    const active = this.context.pubsub.subscribe(channel, subscriber, options)
+  subscribe (channel: string, handler: SubscriptionHandler<any> | undefined, options: SubscribeOptions | undefined): Promise<HistorySubscription | undefined> {
+    if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve(undefined)
+    const pubsub = this.context.pubsub
+    // Literal history channels only: a pattern has no one position.
+    const history = !/[+#]/.test(channel) && pubsub.isHistory(channel)
+    const subscriber = history ? new HistorySubscriber(this, channel, handler) : new ConnectionSubscriber(this, channel, handler)
+    const active = pubsub.subscribe(channel, subscriber, options)
     // The earlier subscription goes after the new one joined: the engine listener stays, so no
     // message from another process falls in between.
     const current = this.subscriptions
@@ -218,7 +226,19 @@ export class Connection implements OutboxOwner, ConnectionPort {
       this.subscriptions = new Map([[current.channel, current], [channel, subscriber]])
     }
     this.controller.log.debug({ channel }, 'fastify-plezi: subscribed')
-    return active
+    if (!history) return active as Promise<undefined>
+    return (subscriber as HistorySubscriber).start(active, handler === undefined ? this.takeSince(channel) : undefined)
+  }
+
+  /** The client's `_since_` position for `channel`, used once. */
+  private takeSince (channel: string): SinceEntry | undefined {
+    if (this.since === undefined) {
+      const query = this.controller.request.query as Record<string, unknown> | undefined
+      this.since = parseSince(query?._since_, this.controller.log)
+    }
+    const entry = this.since?.get(channel)
+    if (entry !== undefined) this.since!.delete(channel)
+    return entry
   }
 
   unsubscribe (channel: string): void {
@@ -284,26 +304,6 @@ function noticeOnce (context: AppContext, key: string, message: string): void {
   if (context.notices.has(key)) return
   context.notices.add(key)
   context.log.debug(message)
-}
-
-/** A connection's subscription: forwards to the client, or runs its handler in the connection's queue. */
-class ConnectionSubscriber implements Subscriber {
-  live = true
-  constructor (
-    readonly connection: Connection,
-    readonly channel: string,
-    readonly handler: SubscriptionHandler<any> | undefined
-  ) {}
-
-  deliver (message: PubSubMessage): void {
-    if (!this.live) return
-    if (this.handler === undefined) this.connection.writeMessage(message)
-    else this.connection.queue.push(runHandler, this, message) // in the connection's order, no closure per message
-  }
-}
-
-function runHandler (this: ConnectionSubscriber, message: PubSubMessage): unknown {
-  return this.live ? this.handler!.call(this.connection.controller, message.value, message.channel) : undefined
 }
 
 /** The connection a websocket belongs to, if it is one of ours. */

@@ -80,8 +80,15 @@ export class MemoryHistoryStore implements HistoryStore {
   latest (channel: string): Promise<Position> {
     checkChannel(channel)
     if (this.#closed) return closed()
+    return Promise.resolve(this.latestSync(channel))
+  }
+
+  /** latest() without the promise. */
+  latestSync (channel: string): Position {
+    checkChannel(channel)
+    if (this.#closed) throw closedError()
     const { epoch, top } = this.#touch(channel)
-    return Promise.resolve({ epoch, offset: top })
+    return { epoch, offset: top }
   }
 
   /** Drops now what expired: the messages `ttl` after the last publish, the channel `metaTtl` after its last use. */

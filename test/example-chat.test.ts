@@ -10,6 +10,11 @@ import type { FastifyInstance } from 'fastify'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import WebSocket from 'ws'
 import type { PleziOptions } from '../lib/index.js'
+import { REDIS_URL, ciRequiresRedis, redisAnswers } from './fixtures/pubsub-helpers.js'
+
+const redisUp = await redisAnswers()
+if (!redisUp && ciRequiresRedis()) t.fail(`Redis is required under CI but does not answer at ${REDIS_URL}`)
+const redisSkip = redisUp ? false : `REDIS NOT RUNNING at ${REDIS_URL}: SKIPPED (start redis-server; under CI=true this fails)`
 
 const SCREENSHOT = resolve('.tap/test-results/test/example-chat.test.ts.png')
 const CHROMIUM = process.env.PLEZI_CHROMIUM ?? '/usr/bin/chromium'
@@ -35,15 +40,15 @@ const { buildApp } = await import(example) as {
 }
 
 /** Builds the example, listens on 127.0.0.1 port 0, closes it at teardown. */
-async function start (t: Test): Promise<{ app: FastifyInstance, http: string, ws: string, close: () => Promise<void> }> {
-  const app = await buildApp({ logger: false })
+async function start (t: Test, options: PleziOptions = {}, port = 0): Promise<{ app: FastifyInstance, http: string, ws: string, port: number, close: () => Promise<void> }> {
+  const app = await buildApp({ logger: false, ...options })
   let closing: Promise<void> | undefined
   const close = (): Promise<void> => (closing ??= app.close())
   t.teardown(close)
-  await app.listen({ port: 0, host: '127.0.0.1' })
+  await app.listen({ port, host: '127.0.0.1' })
   const address = app.server.address()
   if (typeof address !== 'object' || !address) throw new Error('no port')
-  return { app, http: `http://127.0.0.1:${address.port}`, ws: `ws://127.0.0.1:${address.port}`, close }
+  return { app, http: `http://127.0.0.1:${address.port}`, ws: `ws://127.0.0.1:${address.port}`, port: address.port, close }
 }
 
 interface Event { event: string, [key: string]: unknown }
@@ -57,7 +62,10 @@ class NodeChatter {
     this.ws = new WebSocket(url)
     t.teardown(() => this.ws.terminate())
     this.ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as Event
+      const raw = JSON.parse(String(data)) as Event
+      // the room is a history channel: its messages come as _pub_ envelopes (PleziClient unwraps them too)
+      if (raw.event === '_sub_') return
+      const msg = raw.event === '_pub_' ? raw.data as Event : raw
       this.received.push(msg)
       this.#waiters = this.#waiters.filter((w) => !(w.test(msg) && (w.resolve(msg), true)))
     })
@@ -100,6 +108,7 @@ t.test('HTTP side: the page, the client bundle, websockets need a nickname', asy
 
   t.equal(await upgradeStatus(`${ws}/`), 403, 'no nickname: the upgrade is refused')
   t.equal(await upgradeStatus(`${ws}/${'x'.repeat(33)}`), 403, 'a nickname over 32 characters is refused')
+  t.equal(await upgradeStatus(`${ws}/${encodeURIComponent('<b>x</b>')}`), 403, 'markup is no nickname')
 
   const ada = new NodeChatter(`${ws}/ada`, t)
   t.same(await ada.next((m) => m.event === 'notice'), { event: 'notice', text: 'Welcome, ada!' })
@@ -232,7 +241,7 @@ if (!existsSync(CHROMIUM)) {
     await carol.next((m) => m.event === 'sent')
     await line(ada, 'carol: hello from Node')
     await line(bob, 'carol: hello from Node')
-    t.notOk(carol.received.some((m) => m.text === 'hello bob'), 'no history: carol joined after ada spoke')
+    t.notOk(carol.received.some((m) => m.text === 'hello bob'), 'a new client gets no replay: carol joined after ada spoke')
     await say(bob, 'welcome carol')
     t.same(await carol.next((m) => m.event === 'chat' && m.from === 'bob'), { event: 'chat', from: 'bob', text: 'welcome carol' })
     await line(ada, 'bob: welcome carol')
@@ -249,8 +258,9 @@ if (!existsSync(CHROMIUM)) {
         const down = history.lastIndexOf('disconnected, reconnecting…')
         return down > 0 && history.lastIndexOf(`connected as ${nickname}`) > down
       }, nickname, { timeout: WAIT })
-      // a second welcome: the server ran onOpen again, so the page is subscribed again
-      await line(page, `Welcome, ${nickname}!`, 2)
+      // subscribed again (its join notice), and recovered rather than welcomed a second time
+      await line(page, `${nickname} joined the chat.`, 2)
+      t.equal((await log(page)).filter((l) => l === `Welcome, ${nickname}!`).length, 1, 'one welcome: the page recovered')
     }
     t.equal(app.websocketServer.clients.size, 2, 'both pages are connected again')
     await say(ada, 'still here?')
@@ -287,5 +297,64 @@ if (!existsSync(CHROMIUM)) {
     }
     // the pages would keep reconnecting to a port another test may reuse: close them now
     await Promise.all(contexts.map((c) => c.close()))
+  })
+
+  t.test('the chat example in a browser: a refused nickname says why; no line is lost across a server restart', { skip: redisSkip }, async (t) => {
+    const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+    t.teardown(() => browser.close())
+    // two servers of one room on Redis: the pages live on the first, which is closed and started again
+    const options = { redis: REDIS_URL, appName: `chat_${process.pid}_${Date.now()}` }
+    const first = await start(t, options)
+    const other = await start(t, options)
+    const errors: string[] = []
+    const pages: Page[] = []
+    async function open (nickname: string): Promise<Page> {
+      const context = await browser.newContext({ viewport: { width: 800, height: 640 } })
+      t.teardown(() => context.close())
+      const page = await context.newPage()
+      page.setDefaultTimeout(WAIT)
+      page.on('pageerror', (err) => errors.push(`${nickname}: ${err.message}`))
+      await page.goto(`${first.http}/#${nickname}`)
+      pages.push(page)
+      return page
+    }
+    const line = (page: Page, text: string): Promise<unknown> => page.waitForFunction((text) =>
+      [...document.querySelectorAll('#log p')].some((p) => p.textContent === text), text, { timeout: WAIT })
+
+    const refused = await open('not a nickname!')
+    await refused.locator('#refused', { hasText: 'cannot be a nickname' }).waitFor()
+    t.equal(await refused.locator('#join').isVisible(), true, 'the form is back, with the reason above it')
+    t.equal(first.app.websocketServer.clients.size, 0, 'the page did not even try to connect')
+    t.match(await refused.locator('#about').textContent(), /second tab/, 'the page says what it is and invites a second tab')
+
+    const ada = await open('ada')
+    const bob = await open('bob')
+    await line(ada, 'bob joined the chat.')
+    const carol = new NodeChatter(`${other.ws}/carol`, t) // on the other server
+    await line(ada, 'carol joined the chat.')
+
+    // the pages' server restarts; meanwhile carol, on the other one, keeps talking
+    await first.close()
+    for (const page of [ada, bob]) await page.locator('#status', { hasText: 'disconnected' }).waitFor()
+    carol.send({ event: 'chat', text: 'said while you were away', _EID_: 1 })
+    await carol.next((m) => m.event === 'sent')
+    const again = await start(t, options, first.port)
+    for (const [page, nickname] of [[ada, 'ada'], [bob, 'bob']] as const) {
+      await page.locator('#status', { hasText: `connected as ${nickname}` }).waitFor()
+      await line(page, 'carol: said while you were away')
+    }
+    carol.send({ event: 'chat', text: 'and after', _EID_: 2 })
+    for (const page of [ada, bob]) await line(page, 'carol: and after')
+    for (const page of [ada, bob]) {
+      const log = await page.locator('#log p').allTextContents()
+      t.equal(log.filter((l) => l === 'carol: said while you were away').length, 1, 'the missed line, exactly once')
+      t.ok(log.indexOf('carol: said while you were away') < log.indexOf('carol: and after'), 'in order')
+    }
+    await ada.screenshot({ path: SCREENSHOT.replace('.png', '-restart.png') })
+    t.comment(`screenshot after the restart: ${SCREENSHOT.replace('.png', '-restart.png')}`)
+    t.same(errors, [], 'no page errors')
+    await again.close()
+    await other.close()
+    await Promise.all(pages.map((p) => p.context().close()))
   })
 }

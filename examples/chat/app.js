@@ -1,10 +1,14 @@
 // The chat room of Plezi's README, on fastify-plezi: the nickname comes from the path,
-// everyone hears joins, leaves and messages, and a shutdown says goodbye.
+// everyone hears joins, leaves and messages, a shutdown says goodbye, and the room's channel
+// keeps history, so a page that drops off (or whose server restarts) misses no line.
 import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
 import plezi, { Controller } from 'fastify-plezi'
 
 const page = readFileSync(new URL('./index.html', import.meta.url), 'utf8')
+
+/** The page checks the same rule before it connects, so a person sees why instead of a refusal. */
+export const NICKNAME = /^[\p{L}\p{N}_.-]{1,32}$/u
 
 export class ChatRoom extends Controller {
   static autoDispatch = true
@@ -12,17 +16,19 @@ export class ChatRoom extends Controller {
   // GET / → the chat page
   index () { return page }
 
-  // websocket on /<nickname>: refuse a connection without a nickname
+  // websocket on /<nickname>: refuse a connection without a valid nickname
   preConnect () {
-    const nickname = String(this.request.params.id ?? '').trim() // the path's own segment, never a query or body field
-    if (nickname === '' || nickname.length > 32) return false
+    const nickname = String(this.request.params.id ?? '') // the path's own segment, never a query or body field
+    if (!NICKNAME.test(nickname)) return false
     this.nickname = nickname
     return true
   }
 
   async onOpen () {
-    await this.subscribe('chat')
-    this.write({ event: 'notice', text: `Welcome, ${this.nickname}!` })
+    // `chat` is a history channel (see buildApp): after a reconnect the page gets what it missed
+    const position = await this.subscribe('chat')
+    // the same page, back after a drop: it has its lines (and got the missed ones), no second welcome
+    if (!position.wasRecovering) this.write({ event: 'notice', text: `Welcome, ${this.nickname}!` })
     await this.publish('chat', { event: 'notice', text: `${this.nickname} joined the chat.` })
   }
 
@@ -43,7 +49,7 @@ export class ChatRoom extends Controller {
 export async function buildApp (options = {}) {
   const { logger = true, ...pleziOptions } = options
   const app = Fastify({ logger })
-  await app.register(plezi, pleziOptions)
+  await app.register(plezi, { history: { channels: ['chat'], size: 200 }, ...pleziOptions })
   app.plezi.route('/', ChatRoom)
   return app
 }

@@ -28,7 +28,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let caseNumber = 0
 
-async function startServer (ctx, name, { redis = null, prefix } = {}) {
+export async function startServer (ctx, name, { redis = null, prefix } = {}) {
   const spec = SERVERS[name]
   const number = ++caseNumber
   // --cpu-prof: one V8 profile per server process, for `node --cpu-prof` style digging.
@@ -53,7 +53,7 @@ async function startServer (ctx, name, { redis = null, prefix } = {}) {
   return child
 }
 
-async function startLoadgens (ctx, count) {
+export async function startLoadgens (ctx, count) {
   return Promise.all(Array.from({ length: count }, async (_, i) => {
     const child = new Child(`loadgen-${i}`, LOADGEN, { cpus: ctx.pin?.loadgen, maxMs: ctx.caseMaxMs })
     await child.once('ready', 10_000)
@@ -61,7 +61,7 @@ async function startLoadgens (ctx, count) {
   }))
 }
 
-function url (name, port, path = SERVERS[name].path) {
+export function url (name, port, path = SERVERS[name].path) {
   return `${SERVERS[name].client === 'ws' ? 'ws' : 'http'}://127.0.0.1:${port}${path}`
 }
 
@@ -77,7 +77,7 @@ function loadgensFor (ctx, clients) {
 
 // Split `total` connections over the load generators; client i (global index)
 // goes to urls[i % urls.length].
-async function connectAll (loadgens, { kind, urls, total, concurrency = 100, timeoutMs }) {
+export async function connectAll (loadgens, { kind, urls, total, concurrency = 100, timeoutMs }) {
   let offset = 0
   const replies = await Promise.all(loadgens.map((lg, k) => {
     const count = Math.floor(total / loadgens.length) + (k < total % loadgens.length ? 1 : 0)
@@ -96,7 +96,7 @@ async function cpuOf (children) {
   return replies.reduce((sum, r) => sum + r.cpu, 0)
 }
 
-async function statsOf (servers, gc = false) {
+export async function statsOf (servers, gc = false) {
   const replies = await Promise.all(servers.map((s) => s.request('stats', { gc }, 30_000)))
   return replies.reduce((acc, r) => ({
     cpu: acc.cpu + r.cpu,
@@ -106,7 +106,7 @@ async function statsOf (servers, gc = false) {
   }), { cpu: 0, rss: 0, heapUsed: 0, conns: 0 })
 }
 
-async function stopAll (children) {
+export async function stopAll (children) {
   await Promise.all(children.map((c) => c.stop()))
 }
 

@@ -4,7 +4,7 @@ import { WebSocket } from 'ws'
 import type { ConnectionPort, Controller, SubscriptionHandler, Writable } from '../controller.js'
 import type { AppContext } from '../context.js'
 import type { MethodTable } from '../method-table.js'
-import { SerialQueue } from './serial-queue.js'
+import { SerialQueue, type QueueOwner } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
 import type { PubSubMessage, Subscriber } from '../pubsub/pubsub.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
@@ -31,7 +31,7 @@ const kConnection = Symbol('plezi.connection')
 const DIRECT_WRITE_MAX = 16 * 1024
 type TaggedSocket = WebSocket & { [kConnection]: Connection }
 
-export class Connection implements OutboxOwner, ConnectionPort {
+export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
   readonly controller: Hooks
   readonly queue: SerialQueue
   /** The stream ws writes to (null for a websocket without one we can use, e.g. from injectWS). */
@@ -69,7 +69,7 @@ export class Connection implements OutboxOwner, ConnectionPort {
     const compression = context.options.compression
     this.compressAbove = compression !== false && deflateMode(socket) === 'shared' ? compression.threshold : false
     if (support === 'internals') noticeOnce(context, 'ws-internals', 'fastify-plezi: this websocket does not have the ws internals prebuilt frames need (an injected websocket, or another ws version): writing through ws.send()')
-    this.queue = new SerialQueue((err) => this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed'), () => { this.resumeReading() })
+    this.queue = new SerialQueue(this)
   }
 
   /** Wires the socket's events (synchronously, so no message is missed) and queues `onOpen`. */
@@ -178,7 +178,13 @@ export class Connection implements OutboxOwner, ConnectionPort {
     this.socket.pause()
   }
 
-  private resumeReading (): void {
+  /** A hook, message or subscription handler threw or rejected (the queue goes on). */
+  taskFailed (err: unknown): void {
+    this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed')
+  }
+
+  /** The queue ran dry: reads paused by `checkBacklog` resume. */
+  queueIdle (): void {
     if (!this.readingPaused) return
     this.readingPaused = false
     this.controller.log.debug('fastify-plezi: handlers caught up, resuming reads')

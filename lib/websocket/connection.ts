@@ -8,7 +8,7 @@ import { SerialQueue, type QueueOwner } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
 import type { PubSubMessage, Subscriber } from '../pubsub/pubsub.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
-import { buildFrame, deflateMode, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
+import { buildFrame, buildFrames, byteLengthOf, deflateMode, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
 import { payloadOf } from './payload.js'
 
 export type { SubscriptionHandler }
@@ -42,6 +42,9 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
   refusing = false
   /** Published messages waiting for this turn's flush (see outbox.ts). */
   outbox: PubSubMessage[] | null = null
+  // The `_ack_` of the event being dispatched, held while its handler runs synchronously, so
+  // that it goes out in one write with the next frame (usually the reply); see holdAck.
+  private heldAck: string | null = null
   // A server socket without extensions takes frames we build (see frame.ts); fixed once open.
   private readonly rawFrames: boolean
   /** Messages of at least this many bytes go out compressed (shared-deflate sockets), else false. */
@@ -94,17 +97,61 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
 
   /** Sends `data` as one frame (see payload.ts); false when closed; a TypeError for what has no frame. */
   write (data: Writable): boolean {
-    const { data: payload, binary } = payloadOf(data)
+    let payload: string | Uint8Array
+    let opcode = OPCODE_TEXT
+    if (typeof data === 'string') {
+      payload = data
+    } else {
+      const converted = payloadOf(data)
+      payload = converted.data
+      if (converted.binary) opcode = OPCODE_BINARY
+    }
     if (this.socket.readyState !== WebSocket.OPEN) return false
-    this.flush() // keep this connection's frames in order
-    this.send(payload, binary ? OPCODE_BINARY : OPCODE_TEXT)
+    if (this.heldAck === null || this.outbox !== null || !this.sendAfterAck(payload, opcode)) {
+      this.flush() // keep this connection's frames in order
+      this.send(payload, opcode)
+    }
     this.afterWrite()
     return true
   }
 
-  /** Writes the published frames waiting for the end of the turn. Every state change calls it first. */
+  /**
+   * Holds an event's `_ack_` until its handler's synchronous part is over (`releaseAck`): the
+   * next frame written in between — the reply, an `_err_`, the handler's own write — goes out
+   * with it in one write. Whatever would be written first (a close, published frames) writes it
+   * first, so the order on the wire is exactly that of writing the ack at once.
+   */
+  holdAck (ack: string): void {
+    this.flush() // what was published before the event goes before its ack
+    this.heldAck = ack
+  }
+
+  /** Writes the held `_ack_` if nothing took it along (an async handler, no reply). */
+  releaseAck (): void {
+    if (this.heldAck !== null) this.writeHeldAck()
+  }
+
+  /** Writes the held ack, then the published frames waiting for the end of the turn. Every state change calls it first. */
   flush (): void {
+    if (this.heldAck !== null) this.writeHeldAck()
     if (this.outbox !== null) flushOutbox(this)
+  }
+
+  private writeHeldAck (): void {
+    const ack = this.heldAck!
+    this.heldAck = null
+    if (this.socket.readyState !== WebSocket.OPEN) return
+    this.send(ack, OPCODE_TEXT)
+    this.afterWrite()
+  }
+
+  // The held ack and `payload` framed into one buffer, when both are ours to frame.
+  private sendAfterAck (payload: string | Uint8Array, opcode: number): boolean {
+    const ack = this.heldAck!
+    if (payload.length > DIRECT_WRITE_MAX || this.compresses(ack) || this.compresses(payload) || !this.rawWritable()) return false
+    this.heldAck = null
+    this.transport!.write(buildFrames(ack, OPCODE_TEXT, payload, opcode))
+    return true
   }
 
   /** Whether frames we built may be written to the transport now, in order with ws's own. */
@@ -112,10 +159,13 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
     return this.rawFrames && senderIdle(this.socket)
   }
 
+  private compresses (data: string | Uint8Array): boolean {
+    return this.compressAbove !== false && byteLengthOf(data) >= this.compressAbove
+  }
+
   // Compressed direct writes are ws's (per connection); the shared compressor is for publishes.
   private send (data: string | Uint8Array, opcode: number): void {
-    const compress = this.compressAbove !== false && (typeof data === 'string' ? Buffer.byteLength(data) : data.length) >= this.compressAbove
-    if (!compress && data.length <= DIRECT_WRITE_MAX && this.rawWritable()) {
+    if (data.length <= DIRECT_WRITE_MAX && !this.compresses(data) && this.rawWritable()) {
       this.transport!.write(buildFrame(data, opcode))
     } else {
       this.socket.send(data, { binary: opcode === OPCODE_BINARY })

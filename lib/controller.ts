@@ -4,6 +4,7 @@ import type { Cookies } from './http/cookies.js'
 import { appFor, type AppContext } from './context.js'
 import { releaseUpgradeResponse } from './http/release-reply.js'
 import { PLZ_ERR_NO_APP, PLZ_ERR_NOT_CONNECTED, PLZ_ERR_NO_REPLY } from './errors.js'
+import { checkChannel, isPattern, type SubscribeOptions } from './pubsub/channel.js'
 
 /**
  * A subscription handler, called with the message (string, Buffer or parsed JSON, shared:
@@ -20,7 +21,8 @@ export interface ConnectionPort {
   readonly pending: number
   write (data: Writable): boolean
   close (code?: number, reason?: string): void
-  subscribe (channel: string, handler?: SubscriptionHandler<any>): Promise<void>
+  /** `channel` was checked by the caller (a literal, or a pattern when options ask for one). */
+  subscribe (channel: string, handler: SubscriptionHandler<any> | undefined, options: SubscribeOptions | undefined): Promise<void>
   unsubscribe (channel: string): void
 }
 
@@ -123,22 +125,37 @@ export class Controller<P extends Params = Params> {
   }
 
   /**
-   * Subscribes this connection to `channel` (wildcards `+` and `#` allowed). Without a
-   * handler, messages are written to the client; with one, it runs instead. Replaces an
-   * earlier subscription to the same channel. Resolves once the subscription is active.
+   * Subscribes this connection to `channel`. Channel names are literal; `{ pattern: true }`
+   * makes `+` (one level) and `#` (the rest) wildcards. Without a handler, messages are
+   * written to the client; with one, it runs instead, in this connection's order. Replaces an
+   * earlier subscription to the same channel. A bad channel throws PLZ_ERR_CHANNEL at the
+   * call; resolves once the subscription is active.
    */
-  subscribe<T = unknown> (channel: string, handler?: SubscriptionHandler<T>): Promise<void> {
+  subscribe (channel: string, options?: SubscribeOptions): Promise<void>
+  subscribe<T = unknown> (channel: string, handler: SubscriptionHandler<T> | undefined, options?: SubscribeOptions): Promise<void>
+  subscribe (channel: string, handlerOrOptions?: SubscriptionHandler<any> | SubscribeOptions, options?: SubscribeOptions): Promise<void> {
+    let handler: SubscriptionHandler<any> | undefined
+    if (typeof handlerOrOptions === 'function') handler = handlerOrOptions
+    else if (handlerOrOptions !== undefined) {
+      if (options !== undefined) throw new TypeError('fastify-plezi: subscribe(channel, handler?, options?): the handler must be a function')
+      options = handlerOrOptions
+    }
+    checkChannel(channel, 'subscribe', isPattern(options, 'subscribe'))
     const connection = this[kConnection]
-    if (!connection) return Promise.reject(new PLZ_ERR_NOT_CONNECTED('subscribe'))
-    return connection.subscribe(channel, handler)
+    if (!connection) throw new PLZ_ERR_NOT_CONNECTED('subscribe')
+    return connection.subscribe(channel, handler, options)
   }
 
-  /** Ends this connection's subscription to `channel`. */
-  unsubscribe (channel: string): void {
+  /** Ends this connection's subscription to `channel` (a pattern: `{ pattern: true }`, as in subscribe). */
+  unsubscribe (channel: string, options?: SubscribeOptions): void {
+    checkChannel(channel, 'unsubscribe', isPattern(options, 'unsubscribe'))
     this[kConnection]?.unsubscribe(channel)
   }
 
-  /** Publishes to every subscriber of `channel`, in every process sharing the engine. */
+  /**
+   * Publishes to every subscriber of `channel`, in every process sharing the engine. A bad
+   * channel or message throws at the call; the promise never rejects (see PubSub.publish).
+   */
   publish (channel: string, message: unknown): Promise<boolean> {
     return this[kApp].pubsub.publish(channel, message)
   }

@@ -1,5 +1,5 @@
 // Every error the plugin throws, with a stable code. A test keeps this table and the README's in sync.
-import createError from '@fastify/error'
+import { createError } from '@fastify/error'
 
 /** A bad option given to `app.register(plezi, options)`. */
 export const PLZ_ERR_OPTION = createError('PLZ_ERR_OPTION', 'fastify-plezi: invalid option "%s": %s', 500, TypeError)

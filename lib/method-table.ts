@@ -1,5 +1,6 @@
 // Which methods of a controller class the outside world may reach (SPEC section 4).
 // Built once per class and cached, so that no request or message looks at prototypes.
+import { lookalikeOf } from './lookalike.js'
 
 export type Action = (this: unknown, ...args: any[]) => unknown
 
@@ -22,10 +23,13 @@ export interface MethodTable {
   autoDispatch: boolean
   /** Which lifecycle hooks exist, so connections skip the ones that don't. */
   hooks: Set<string>
+  /** Events named almost like a hook (`onMesage`): `route()` warns about them. */
+  lookalikes: Array<{ method: string, hook: string }>
 }
 
 const REST = new Set<string>(REST_ACTIONS)
 const HOOKS = new Set<string>(LIFECYCLE_HOOKS)
+const RESERVED = [...LIFECYCLE_HOOKS, 'unknown']
 const OBJECT_MEMBERS = new Set(Object.getOwnPropertyNames(Object.prototype))
 
 const cache = new WeakMap<Function, MethodTable>()
@@ -47,7 +51,8 @@ export function methodTable (Klass: Function, Base: Function, instanceMembers: R
     unknown: undefined,
     websocketCapable: false,
     autoDispatch: (Klass as { autoDispatch?: unknown }).autoDispatch === true,
-    hooks: new Set()
+    hooks: new Set(),
+    lookalikes: []
   }
   const seen = new Set<string>()
   for (let proto = Klass.prototype; proto && proto !== Base.prototype && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
@@ -67,6 +72,10 @@ export function methodTable (Klass: Function, Base: Function, instanceMembers: R
     }
   }
   table.websocketCapable = table.autoDispatch || table.hooks.has('onMessage')
+  for (const method of table.events.keys()) {
+    const hook = lookalikeOf(method, RESERVED)
+    if (hook !== undefined) table.lookalikes.push({ method, hook })
+  }
   cache.set(Klass, table)
   return table
 }

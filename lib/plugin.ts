@@ -7,15 +7,17 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import cookie from '@fastify/cookie'
 import { resolveOptions, type PleziOptions, type ResolvedOptions } from './options.js'
-import { registerApp, unregisterApp, type AppContext } from './context.js'
+import { appClosed, appReady, registerApp, type AppContext } from './context.js'
 import { routeController, type ControllerClass } from './http/router.js'
 import { addUpgradeHeaders } from './websocket/upgrade-headers.js'
 import { shutdownConnections } from './websocket/shutdown.js'
 import { PLZ_ERR_WEBSOCKET_REGISTERED } from './errors.js'
 import { registerClientRoute } from './http/client-route.js'
-import { PubSub, type Subscriber } from './pubsub/pubsub.js'
+import { PubSub, type Subscriber, type SubscribeOptions } from './pubsub/pubsub.js'
 import { OutboxScheduler } from './websocket/outbox.js'
 import { connectionOf, type Connection, type SubscriptionHandler } from './websocket/connection.js'
+import { reportError } from './diagnostics.js'
+import { statsOf, type PleziStats } from './stats.js'
 
 /** A connectionless subscription handler (see SubscriptionHandler). */
 export type MessageHandler<T = unknown> = SubscriptionHandler<T>
@@ -24,10 +26,19 @@ export type MessageHandler<T = unknown> = SubscriptionHandler<T>
 export interface PleziApi {
   /** Routes a controller class (before `app.ready()` / `app.listen()`). */
   route (path: string, Controller: ControllerClass): void
-  /** Publishes to every subscriber of `channel`, in every process sharing the engine. */
+  /**
+   * Publishes to every subscriber of `channel`, in every process sharing the engine. A bad
+   * channel or message throws at the call; the promise never rejects: true once delivered
+   * locally and handed to the engine, false when the engine could not take it (logged).
+   */
   publish (channel: string, message: unknown): Promise<boolean>
-  /** A connectionless subscription; resolves to a function that ends it. */
-  subscribe<T = unknown> (pattern: string, handler: MessageHandler<T>): Promise<() => void>
+  /**
+   * A connectionless subscription (`{ pattern: true }` for wildcards); a bad channel throws
+   * at the call. Resolves to a function that ends it.
+   */
+  subscribe<T = unknown> (channel: string, handler: MessageHandler<T>, options?: SubscribeOptions): Promise<() => void>
+  /** Counts of this app's connections, subscriptions and messages, read in constant time. */
+  stats (): PleziStats
 }
 
 declare module 'fastify' {
@@ -37,9 +48,12 @@ declare module 'fastify' {
 }
 
 /** `app.plezi.subscribe()`: a subscription without a websocket; errors are logged. */
-async function subscribeConnectionless (context: AppContext, pattern: string, handler: MessageHandler<any>): Promise<() => void> {
-  if (typeof handler !== 'function') throw new TypeError('app.plezi.subscribe(pattern, handler): handler must be a function')
-  const fail = (err: unknown): void => { context.log.error({ err, pattern }, 'fastify-plezi: subscription handler failed') }
+function subscribeConnectionless (context: AppContext, channel: string, handler: MessageHandler<any>, options: SubscribeOptions | undefined): Promise<() => void> {
+  if (typeof handler !== 'function') throw new TypeError('fastify-plezi: app.plezi.subscribe(channel, handler, options?): handler must be a function')
+  const fail = (err: unknown): void => {
+    context.log.error({ err, channel }, 'fastify-plezi: subscription handler failed')
+    reportError(err, 'subscription')
+  }
   const subscriber: Subscriber = {
     deliver (message) {
       try {
@@ -50,8 +64,15 @@ async function subscribeConnectionless (context: AppContext, pattern: string, ha
       }
     }
   }
-  await context.pubsub.subscribe(pattern, subscriber)
-  return () => { void context.pubsub.unsubscribe(pattern, subscriber) }
+  return context.pubsub.subscribe(channel, subscriber, options).then(() => () => { void context.pubsub.unsubscribe(channel, subscriber) })
+}
+
+// How long `register` waits for Redis: below the app's plugin timeout (Fastify's default is
+// 10 s), so that our error, which says what failed, comes first.
+const ENGINE_WAIT_MS = 5000
+
+function engineWait (pluginTimeout: number | undefined): number {
+  return pluginTimeout !== undefined && pluginTimeout > 0 ? Math.min(ENGINE_WAIT_MS, Math.floor(pluginTimeout / 2)) : ENGINE_WAIT_MS
 }
 
 /** A client's protocol mistake (ws's WS_ERR_* codes: too large, bad UTF-8, …) is not a server fault. */
@@ -63,6 +84,7 @@ function logSocketError (log: FastifyBaseLogger, error: Error): void {
     log.debug({ code }, 'fastify-plezi: websocket connection reset by the client')
   } else {
     log.error({ err: error }, 'fastify-plezi: websocket error')
+    reportError(error, 'websocket')
   }
 }
 
@@ -94,7 +116,8 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
   if (!fastify.hasContentTypeParser(FORM)) fastify.addContentTypeParser(FORM, { parseAs: 'string' }, parseForm)
 
   const pubsub = new PubSub({ appName: options.appName, emitter: options.emitter, redis: options.redis, log: fastify.log })
-  await pubsub.ready()
+  await pubsub.connect(engineWait(fastify.initialConfig.pluginTimeout))
+  fastify.log.info({ appName: options.appName, engine: pubsub.describeEngine(), compression: options.compression }, 'fastify-plezi: pub/sub through %s', pubsub.describeEngine())
   const context: AppContext = {
     app: fastify,
     options,
@@ -103,7 +126,9 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     closing: false,
     pubsub,
     outboxes: new OutboxScheduler(),
-    notices: new Set()
+    notices: new Set(),
+    counters: { slowConsumersClosed: 0, backlogPaused: 0 },
+    controllers: new Set()
   }
 
   await fastify.register(websocket, {
@@ -140,7 +165,8 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
       api = {
         route: (path, Klass) => routeController(instance, context, path, Klass),
         publish: (channel, message) => pubsub.publish(channel, message),
-        subscribe: (pattern, handler) => subscribeConnectionless(context, pattern, handler)
+        stats: () => statsOf(context),
+        subscribe: (channel, handler, subscribeOptions) => subscribeConnectionless(context, channel, handler, subscribeOptions)
       }
       apis.set(instance, api)
     }
@@ -156,10 +182,11 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     pinger.unref()
   }
   registerApp(context)
+  fastify.addHook('onReady', async () => { appReady(context) })
   fastify.addHook('onClose', async () => {
     clearInterval(pinger)
     fastify.server.removeListener('upgrade', refuseUpgradeWhileClosing)
-    unregisterApp(context)
+    appClosed(context)
     await pubsub.close()
   })
 }

@@ -25,7 +25,7 @@ class Calc extends Controller {
 }
 
 async function calc (t: { teardown (fn: () => unknown): void }, options = {}) {
-  const capture = logCapture('warn')
+  const capture = logCapture('info')
   const server = await build(t, (app) => { app.plezi.route('/calc', Calc) }, options, { logger: capture.logger })
   return { ...server, lines: capture.lines }
 }

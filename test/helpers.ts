@@ -144,13 +144,14 @@ export async function rawUpgrade (url: string, path: string, headers: Record<str
 export function logCapture (level = 'info'): {
   lines: Array<Record<string, any>>
   logger: { level: string, stream: { write (line: string): void } }
-  waitFor (pattern: RegExp): Promise<Record<string, any>>
+  /** The first line (from index `from` on) whose msg matches `pattern`, waiting for it. */
+  waitFor (pattern: RegExp, from?: number): Promise<Record<string, any>>
 } {
   const lines: Array<Record<string, any>> = []
   const written = new EventEmitter()
-  const waitFor = async (pattern: RegExp): Promise<Record<string, any>> => {
+  const waitFor = async (pattern: RegExp, from = 0): Promise<Record<string, any>> => {
     for (;;) {
-      const line = lines.find((l) => pattern.test(l.msg))
+      const line = lines.slice(from).find((l) => pattern.test(l.msg))
       if (line !== undefined) return line
       await once(written, 'line')
     }

@@ -52,3 +52,11 @@ t.test('open, subscribe and close at debug; protocol mistakes at info; faults at
   t.match(find(/shutting down websockets/)[0], { level: INFO, connections: 1 })
   t.match(find(/websockets closed/)[0], { level: INFO, connections: 1, duration: Number })
 })
+
+t.test('one info line at start says which engine carries messages', async (t) => {
+  const { lines, logger } = logCapture('info')
+  await build(t, () => {}, { appName: 'logs_app' }, { logger })
+  const start = lines.filter((l) => /fastify-plezi: pub\/sub through/.test(l.msg))
+  t.equal(start.length, 1)
+  t.match(start[0], { level: INFO, appName: 'logs_app', engine: 'the in-process mqemitter', compression: false })
+})

@@ -5,7 +5,7 @@ import Fastify from 'fastify'
 import { PubSubMessage } from '../lib/pubsub/pubsub.js'
 import mqemitter from 'mqemitter'
 import plezi, { Controller, type EventMessage } from '../lib/index.js'
-import { build, connect, deferred, type Client } from './helpers.js'
+import { build, connect, deferred, logCapture, type Client } from './helpers.js'
 import { REDIS_URL, uniqueAppName, ciRequiresRedis, redisAnswers } from './fixtures/pubsub-helpers.js'
 import { listenerCountOf } from './fixtures/plezi-internals.js'
 
@@ -17,7 +17,7 @@ class Listener extends Controller {
   static autoDispatch = true
   async onOpen () {
     const channel = String(this.params.channel ?? 'news')
-    await this.subscribe(channel)
+    await this.subscribe(channel, { pattern: this.params.pattern === '1' })
     this.write({ event: 'subscribed', channel })
   }
 
@@ -113,13 +113,13 @@ t.test('a throwing connectionless handler is logged and others still hear', asyn
   await new Promise((resolve) => setImmediate(resolve))
   t.ok(errors.includes('sync handler'))
   t.ok(errors.includes('async handler'))
-  await t.rejects(app.plezi.subscribe('x', 'nope' as never), TypeError)
+  t.throws(() => app.plezi.subscribe('x', 'nope' as never), TypeError, 'a bad handler throws at the call')
 })
 
-t.test('wildcards: + is one level, # is the rest', async (t) => {
+t.test('wildcards with { pattern: true }: + is one level, # is the rest', async (t) => {
   const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/l', Listener) })
-  const plus = await connect(t, `${wsUrl}/l?channel=${encodeURIComponent('rooms/+/chat')}`)
-  const hash = await connect(t, `${wsUrl}/l?channel=${encodeURIComponent('rooms/#')}`)
+  const plus = await connect(t, `${wsUrl}/l?pattern=1&channel=${encodeURIComponent('rooms/+/chat')}`)
+  const hash = await connect(t, `${wsUrl}/l?pattern=1&channel=${encodeURIComponent('rooms/#')}`)
   await subscribed(plus)
   await subscribed(hash)
   for (const channel of ['rooms/blue/chat', 'rooms/blue', 'rooms/blue/chat/extra', 'rooms']) {
@@ -252,4 +252,221 @@ t.test('Controller.publish needs an app it can find', async (t) => {
   t.throws(() => Controller.publish('x', 1), { code: 'PLZ_ERR_NO_APP', message: /2 apps/ })
   t.throws(() => Listener.publish('x', 1), { code: 'PLZ_ERR_NO_APP', message: /routed by 2 apps/ })
   t.ok(first.app.plezi && second.app.plezi)
+})
+
+// Rooms named by the client, the way apps write them (publish and subscribe not awaited).
+class Rooms extends Controller {
+  static autoDispatch = true
+  async onOpen () {
+    await this.subscribe('rooms/lobby')
+    this.write({ event: 'ready' })
+  }
+
+  say (m: EventMessage) { this.publish('rooms/' + String(m.room), { text: m.text }); return { event: 'said' } }
+  join (m: EventMessage) { this.subscribe('rooms/' + String(m.room)); return { event: 'joined' } }
+  leave (m: EventMessage) { this.unsubscribe('rooms/' + String(m.room)); return { event: 'left' } }
+  watch (m: EventMessage) { this.subscribe(String(m.pattern), { pattern: true }); return { event: 'watching' } }
+  unwatch (m: EventMessage) { this.unsubscribe(String(m.pattern), { pattern: true }); return { event: 'unwatched' } }
+}
+
+t.test('client input cannot widen a channel into a pattern: subscribe throws, the handler gets a 500 _err_, nothing leaks', async (t) => {
+  const { lines, logger } = logCapture('error')
+  const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/rooms', Rooms) }, {}, { logger })
+  const eve = await connect(t, `${wsUrl}/rooms`)
+  t.same(await eve.json(), { event: 'ready' })
+  for (const room of ['#', '+', 'red/#', '+/secret']) {
+    eve.send({ event: 'join', room, _EID_: room })
+    t.same(await eve.json(), { event: '_ack_', _EID_: room })
+    t.same(await eve.json(), { event: '_err_', status: 500, request: 'join', _EID_: room }, `join ${room}: a 500 _err_`)
+  }
+  eve.send({ event: 'leave', room: '#' })
+  t.same(await eve.json(), { event: '_err_', status: 500, request: 'leave' }, 'unsubscribe refuses a wildcard too')
+  t.ok(lines.some((l) => l.err?.code === 'PLZ_ERR_CHANNEL' && l.event === 'join'), 'logged with its code')
+  await app.plezi.publish('rooms/red', 'secret of red')
+  await app.plezi.publish('rooms/red/x', 'secret of red/x')
+  await app.plezi.publish('rooms/lobby', 'for the lobby')
+  t.equal(await eve.next(), 'for the lobby', 'the next frame is the lobby\'s: no other room reached this client')
+  // A pattern the app asks for, on purpose, still works.
+  eve.send({ event: 'watch', pattern: 'rooms/+' })
+  t.same(await eve.json(), { event: 'watching' })
+  await app.plezi.publish('rooms/red', 'red, watched')
+  t.equal(await eve.next(), 'red, watched')
+  eve.send({ event: 'unwatch', pattern: 'rooms/+' })
+  t.same(await eve.json(), { event: 'unwatched' })
+  await app.plezi.publish('rooms/red', 'red, unwatched')
+  await app.plezi.publish('rooms/lobby', 'lobby again')
+  t.equal(await eve.next(), 'lobby again')
+  t.throws(() => app.plezi.subscribe('rooms/#', () => {}), { code: 'PLZ_ERR_CHANNEL' }, 'a connectionless subscribe refuses wildcards without { pattern: true }')
+  const heard = deferred<string>()
+  const stop = await app.plezi.subscribe('rooms/#', (_m, channel) => { heard.resolve(channel) }, { pattern: true })
+  await app.plezi.publish('rooms/blue/chat', 1)
+  t.equal(await heard.promise, 'rooms/blue/chat')
+  stop()
+})
+
+t.test('subscribe(channel, options) and subscribe(channel, handler, options); bad arguments throw at the call', async (t) => {
+  const results: unknown[] = []
+  class Shapes extends Controller {
+    static autoDispatch = true
+    async onOpen () {
+      await this.subscribe('a/+', { pattern: true })
+      await this.subscribe('b/#', (m: unknown) => { this.write({ event: 'b', m }) }, { pattern: true })
+      await this.subscribe('c', undefined, {})
+      for (const bad of [() => this.subscribe('x', 'h' as never), () => this.subscribe('x', () => {}, 'o' as never), () => this.subscribe('x', { pattern: true } as never, {}), () => this.subscribe('', {})]) {
+        try { bad(); results.push('no throw') } catch (err) { results.push((err as { code?: string }).code ?? (err as Error).name) }
+      }
+      this.write({ event: 'ready' })
+    }
+  }
+  const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/s', Shapes) })
+  const c = await connect(t, `${wsUrl}/s`)
+  t.same(await c.json(), { event: 'ready' })
+  t.same(results, ['TypeError', 'TypeError', 'TypeError', 'PLZ_ERR_CHANNEL'])
+  await app.plezi.publish('a/1', 'a')
+  t.equal(await c.next(), 'a')
+  await app.plezi.publish('b/1/2', 'b')
+  t.same(await c.json(), { event: 'b', m: 'b' })
+  await app.plezi.publish('c', 'c')
+  t.equal(await c.next(), 'c')
+})
+
+t.test('a bad publish throws at the call in every form; none leaves a promise that rejects', async (t) => {
+  const rejections: unknown[] = []
+  const onRejection = (reason: unknown): void => { rejections.push(reason) }
+  process.on('unhandledRejection', onRejection)
+  t.teardown(() => { process.removeListener('unhandledRejection', onRejection) })
+  const cycle: Record<string, unknown> = {}
+  cycle.self = cycle
+  const bad: Array<[string, unknown, string]> = [
+    ['rooms/#', 'x', 'PLZ_ERR_CHANNEL'], ['rooms/+', 'x', 'PLZ_ERR_CHANNEL'], ['', 'x', 'PLZ_ERR_CHANNEL'], [42 as never, 'x', 'PLZ_ERR_CHANNEL'],
+    ['ok', undefined, 'PLZ_ERR_MESSAGE'], ['ok', 10n, 'PLZ_ERR_MESSAGE'], ['ok', () => 1, 'PLZ_ERR_MESSAGE'], ['ok', cycle, 'PLZ_ERR_MESSAGE'], ['ok', new Blob(['b']), 'PLZ_ERR_MESSAGE']
+  ]
+  const codes = (publish: (channel: string, message: unknown) => unknown): string[] => bad.map(([channel, message]) => {
+    try {
+      publish(channel, message) // not awaited, as in apps
+      return 'no throw'
+    } catch (err) {
+      return (err as { code: string }).code
+    }
+  })
+  class Probe extends Controller {
+    static autoDispatch = true
+    probe () { return { event: 'codes', codes: codes((c, m) => this.publish(c, m)) } }
+  }
+  const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/p', Probe) })
+  const c = await connect(t, `${wsUrl}/p`)
+  const expected = bad.map(([, , code]) => code)
+  c.send({ event: 'probe' })
+  t.same((await c.json()).codes, expected, 'this.publish')
+  t.same(codes((ch, m) => Probe.publish(ch, m)), expected, 'MyController.publish')
+  t.same(codes((ch, m) => Controller.publish(ch, m)), expected, 'Controller.publish')
+  t.same(codes((ch, m) => app.plezi.publish(ch, m)), expected, 'app.plezi.publish')
+  // Unhandled rejections are reported after the microtask queue drains: give them a turn.
+  await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(rejections, [], 'no unhandled rejection')
+})
+
+t.test('delivery is not re-entrant: a bot\'s reply reaches clients after the message it answers', async (t) => {
+  class Bot extends Controller {
+    static autoDispatch = true
+    async onOpen () {
+      await this.subscribe('room', (m: unknown) => { if (m === 'ping') this.publish('room', 'pong') })
+      this.write('ready')
+    }
+  }
+  class Member extends Controller {
+    static autoDispatch = true
+    async onOpen () {
+      await this.subscribe('room')
+      this.write('ready')
+    }
+  }
+  const heard: unknown[] = []
+  const { app, wsUrl } = await build(t, (app) => {
+    app.plezi.route('/bot', Bot)
+    app.plezi.route('/member', Member)
+  })
+  // The bot subscribes first: it is the first to hear "ping".
+  const bot = await connect(t, `${wsUrl}/bot`)
+  t.equal(await bot.next(), 'ready')
+  await app.plezi.subscribe('room', (m) => { heard.push(m); if (m === 'ping') void app.plezi.publish('room', 'pong too') })
+  const members = [await connect(t, `${wsUrl}/member`), await connect(t, `${wsUrl}/member`)]
+  for (const m of members) t.equal(await m.next(), 'ready')
+  await app.plezi.publish('room', 'ping')
+  for (const m of members) t.same(await m.take(3), ['ping', 'pong', 'pong too'], 'ping first, then the replies in the order they were published')
+  t.same(heard, ['ping', 'pong', 'pong too'])
+})
+
+t.test('a subscriber added during a delivery does not receive the message being delivered', async (t) => {
+  class Switcher extends Controller {
+    static autoDispatch = true
+    async onOpen () {
+      // Handled until "switch" arrives; from then on forwarded to the client.
+      await this.subscribe('room', (m: unknown) => {
+        if (m !== 'switch') return
+        this.write('switched')
+        this.subscribe('room')
+      })
+      this.write('ready')
+    }
+  }
+  class Member extends Controller {
+    static autoDispatch = true
+    async onOpen () {
+      await this.subscribe('room')
+      this.write('ready')
+    }
+  }
+  const { app, wsUrl } = await build(t, (app) => {
+    app.plezi.route('/switcher', Switcher)
+    app.plezi.route('/member', Member)
+  })
+  const switcher = await connect(t, `${wsUrl}/switcher`)
+  t.equal(await switcher.next(), 'ready')
+  const member = await connect(t, `${wsUrl}/member`) // keeps the channel's subscriber set alive
+  t.equal(await member.next(), 'ready')
+  await app.plezi.publish('room', 'switch')
+  await app.plezi.publish('room', 'after')
+  t.same(await switcher.take(2), ['switched', 'after'], 'the new subscription starts with the next message')
+  t.same(await member.take(2), ['switch', 'after'])
+})
+
+class Bytes extends Controller {
+  static autoDispatch = true
+  async onOpen () {
+    await this.subscribe('bytes')
+    this.write({ event: 'subscribed' })
+  }
+}
+
+t.test('a published Buffer is captured at the call: reusing it changes nothing for local clients', async (t) => {
+  const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/b', Bytes) })
+  const c = await connect(t, `${wsUrl}/b`)
+  await subscribed(c)
+  const buffer = Buffer.from('first')
+  const first = app.plezi.publish('bytes', buffer)
+  buffer.write('secnd')
+  const second = app.plezi.publish('bytes', buffer)
+  buffer.write('XXXXX')
+  t.same(await Promise.all([first, second]), [true, true])
+  t.same((await c.take(2)).map(String), ['first', 'secnd'])
+})
+
+t.test('with Redis: a reused Buffer reaches local and remote clients as it was at each publish', { skip: redisSkip }, async (t) => {
+  const appName = uniqueAppName('capture')
+  const one = await build(t, (app) => { app.plezi.route('/b', Bytes) }, { redis: REDIS_URL, appName })
+  const two = await build(t, (app) => { app.plezi.route('/b', Bytes) }, { redis: REDIS_URL, appName })
+  const local = await connect(t, `${one.wsUrl}/b`)
+  const remote = await connect(t, `${two.wsUrl}/b`)
+  await subscribed(local)
+  await subscribed(remote)
+  const buffer = Buffer.from('first')
+  const first = one.app.plezi.publish('bytes', buffer)
+  buffer.write('secnd')
+  const second = one.app.plezi.publish('bytes', buffer)
+  buffer.write('XXXXX')
+  t.same(await Promise.all([first, second]), [true, true])
+  t.same((await local.take(2)).map(String), ['first', 'secnd'], 'local')
+  t.same((await remote.take(2)).map(String), ['first', 'secnd'], 'through Redis')
 })

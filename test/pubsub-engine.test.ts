@@ -39,6 +39,17 @@ const KINDS: Array<[string, unknown]> = [
   ['json', false]
 ]
 
+const PATTERN = { pattern: true }
+
+function thrown (fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (err) {
+    return err
+  }
+  return undefined
+}
+
 function engineSuite (t: Test, engine: EngineFixture): void {
   // A second instance sharing the engine, or the same one where instances cannot share.
   async function pair (t: Test, label: string): Promise<[PubSub, PubSub, string]> {
@@ -73,9 +84,9 @@ function engineSuite (t: Test, engine: EngineFixture): void {
     const plus = new Collector()
     const hash = new Collector()
     const firstPlus = new Collector()
-    await b.subscribe('room/+', plus)
-    await b.subscribe('room/#', hash)
-    await b.subscribe('+/end', firstPlus)
+    await b.subscribe('room/+', plus, PATTERN)
+    await b.subscribe('room/#', hash, PATTERN)
+    await b.subscribe('+/end', firstPlus, PATTERN)
     for (const channel of ['room/a', 'room/a/b', 'other/a', 'room', 'roomy/a', 'x/end']) await a.publish(channel, channel)
     // room/end matches all three patterns: once it arrived, everything published before it did.
     await a.publish('room/end', 'room/end')
@@ -88,8 +99,8 @@ function engineSuite (t: Test, engine: EngineFixture): void {
   t.test('channels with Redis glob characters work with wildcards', { skip: engine.globSafe === false ? 'app-supplied mqemitter-redis does not escape them' : false }, async (t) => {
     const [a, b] = await pair(t, 'glob')
     const c = new Collector()
-    await b.subscribe('r[1]/+', c)
-    await b.subscribe('q*?\\/#', c)
+    await b.subscribe('r[1]/+', c, PATTERN)
+    await b.subscribe('q*?\\/#', c, PATTERN)
     for (const channel of ['r1/x', 'r[1]/x', 'qx/a', 'q*?\\/a/b', 'r[1]/end']) await a.publish(channel, channel)
     await c.until('r[1]/end')
     t.same(c.values, ['r[1]/x', 'q*?\\/a/b', 'r[1]/end'])
@@ -105,7 +116,7 @@ function engineSuite (t: Test, engine: EngineFixture): void {
     const sameApp = new Collector()
     const otherApp = new Collector()
     await a2.subscribe('news', sameApp)
-    await b1.subscribe('#', otherApp)
+    await b1.subscribe('#', otherApp, PATTERN)
     t.equal(await a1.publish('news', 'for a'), true)
     await sameApp.until('for a')
     // a1's publish was acknowledged before this one was sent: the fence arrives after it.
@@ -122,7 +133,7 @@ function engineSuite (t: Test, engine: EngineFixture): void {
     await a.subscribe('seq', collectors.own)
     await b.subscribe('seq', collectors.peer)
     await b.subscribe('seq', collectors.peer2)
-    await b.subscribe('#', collectors.peerWildcard)
+    await b.subscribe('#', collectors.peerWildcard, PATTERN)
     const results = await Promise.all([...numbers.map((n) => a.publish('seq', n)), a.publish('seq', 'end')])
     t.ok(results.every((r) => r), 'every publish resolved true')
     for (const [name, collector] of Object.entries(collectors)) {
@@ -152,7 +163,7 @@ function engineSuite (t: Test, engine: EngineFixture): void {
     await b.subscribe('u', leaving)
     await b.subscribe('u', staying)
     await b.subscribe('solo', alone)
-    await b.subscribe('#', fence)
+    await b.subscribe('#', fence, PATTERN)
     await a.publish('u', 1)
     await a.publish('solo', 1)
     await fence.count(2)
@@ -194,13 +205,131 @@ function engineSuite (t: Test, engine: EngineFixture): void {
     await t.rejects(pubsub.subscribe('c', new Collector()), /closed/)
   })
 
-  t.test('bad channels and messages are TypeErrors', async (t) => {
+  t.test('bad channels and messages throw at the call; no promise, so nothing can reject unawaited', async (t) => {
     const pubsub = await engine.create(t, uniqueAppName('bad'))
-    await t.rejects(pubsub.publish('', 'x'), TypeError)
-    await t.rejects(pubsub.publish('a/+', 'x'), TypeError)
-    await t.rejects(pubsub.publish('a', undefined), TypeError)
-    await t.rejects(pubsub.publish('a', 10n), TypeError)
-    await t.rejects(pubsub.subscribe('', new Collector()), TypeError)
+    for (const channel of ['', 'a/+', 'a/#', '#', '+', 'rooms/#/x', 42, undefined, null, { toString: () => 'a' }]) {
+      t.throws(() => pubsub.publish(channel as string, 'x'), { code: 'PLZ_ERR_CHANNEL' }, `publish to ${String(channel)}`)
+      t.ok(thrown(() => pubsub.publish(channel as string, 'x')) instanceof TypeError, 'a TypeError')
+      t.throws(() => pubsub.subscribe(channel as string, new Collector()), { code: 'PLZ_ERR_CHANNEL' }, `subscribe to ${String(channel)}`)
+    }
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    for (const message of [undefined, 10n, () => 1, Symbol('s'), cycle, new Blob(['x'])]) {
+      t.throws(() => pubsub.publish('a', message), { code: 'PLZ_ERR_MESSAGE' }, `publish ${typeof message}`)
+      t.ok(thrown(() => pubsub.publish('a', message)) instanceof TypeError, 'a TypeError')
+    }
+    t.throws(() => pubsub.subscribe('a/+', new Collector(), 'pattern' as never), TypeError, 'options must be an object')
+    t.throws(() => pubsub.subscribe('a/+', new Collector(), { pattern: 'yes' as never }), { code: 'PLZ_ERR_CHANNEL' }, 'only pattern: true makes a pattern')
+    await pubsub.subscribe('a/+', new Collector(), PATTERN)
+    await pubsub.close()
+    t.throws(() => pubsub.publish('a/#', 'x'), { code: 'PLZ_ERR_CHANNEL' }, 'still checked after close')
+    t.equal(await pubsub.publish('a', 'x'), false, 'a good publish after close resolves false')
+  })
+
+  t.test('channels are literal: "+" and "#" match only in a pattern subscription', async (t) => {
+    const [a, b] = await pair(t, 'literal')
+    const literal = new Collector()
+    const pattern = new Collector()
+    await b.subscribe('rooms/blue', literal)
+    await b.subscribe('rooms/+', pattern, PATTERN)
+    t.throws(() => b.subscribe('rooms/#', new Collector()), { code: 'PLZ_ERR_CHANNEL' }, 'no wildcard without { pattern: true }')
+    await a.publish('rooms/red', 'red')
+    await a.publish('rooms/blue', 'blue')
+    await pattern.until('blue')
+    await literal.until('blue')
+    t.same(literal.values, ['blue'])
+    t.same(pattern.values, ['red', 'blue'])
+  })
+
+  t.test('delivery is not re-entrant: a reply published during a delivery comes after it, for everyone', async (t) => {
+    const [a, b] = await pair(t, 'reentry')
+    const late = new Collector()
+    const tooLate = new Collector()
+    // Subscribed first, so it hears "ping" before the others do.
+    const bot: Subscriber = {
+      deliver (m) {
+        if (m.value !== 'ping') return
+        void a.subscribe('c', late) // added before "pong" was published: hears it
+        void a.publish('c', 'pong')
+        void a.subscribe('c', tooLate) // added after: hears neither
+      }
+    }
+    await a.subscribe('c', bot)
+    const own = new Collector()
+    const ownPattern = new Collector()
+    const peer = new Collector()
+    await a.subscribe('c', own)
+    await a.subscribe('#', ownPattern, PATTERN)
+    await b.subscribe('c', peer)
+    t.equal(await a.publish('c', 'ping'), true)
+    for (const c of [own, ownPattern, peer]) await c.until('pong')
+    await a.publish('c', 'end')
+    for (const c of [own, ownPattern, peer, late, tooLate]) await c.until('end')
+    t.same(own.values, ['ping', 'pong', 'end'], 'the publisher\'s own subscribers: ping first')
+    t.same(ownPattern.values, ['ping', 'pong', 'end'], 'also through a pattern')
+    t.same(peer.values, ['ping', 'pong', 'end'], 'and through the engine')
+    t.same(late.values, ['pong', 'end'], 'a subscriber added during a delivery does not get that message')
+    t.same(tooLate.values, ['end'], 'nor a message published before it was added')
+  })
+
+  t.test('arrivals from the engine are not re-entrant either, across every pattern they match', { skip: engine.shared ? false : 'instances never share this engine' }, async (t) => {
+    const [a, b] = await pair(t, 'reentry_in')
+    const late = new Collector()
+    const bot: Subscriber = {
+      deliver (m) {
+        if (m.value !== 'ping') return
+        void b.subscribe('#', late, PATTERN)
+        void b.publish('c', 'pong')
+      }
+    }
+    await b.subscribe('c', bot)
+    const literal = new Collector()
+    const pattern = new Collector()
+    await b.subscribe('c', literal)
+    await b.subscribe('#', pattern, PATTERN)
+    await a.publish('c', 'ping')
+    await literal.until('pong')
+    await pattern.until('pong')
+    t.same(literal.values, ['ping', 'pong'])
+    t.same(pattern.values, ['ping', 'pong'], 'a second pattern of the same message is served before the reply')
+    t.same(late.values, ['pong'])
+  })
+
+  t.test('a Buffer is captured at publish: reusing it at once changes nothing', async (t) => {
+    const [a, b] = await pair(t, 'capture')
+    const own = new Collector()
+    const peer = new Collector()
+    await a.subscribe('bytes', own)
+    await b.subscribe('bytes', peer)
+    const buffer = Buffer.from('first')
+    const published = [a.publish('bytes', buffer)]
+    buffer.write('secnd')
+    published.push(a.publish('bytes', buffer))
+    buffer.write('XXXXX')
+    t.same(await Promise.all(published), [true, true])
+    for (const c of [own, peer]) {
+      const got = await c.count(2)
+      t.same(got.map((m) => (m.value as Buffer).toString()), ['first', 'secnd'])
+    }
+  })
+
+  t.test('typed arrays, DataViews and ArrayBuffers are bytes too, copied at publish', async (t) => {
+    const [a, b] = await pair(t, 'views')
+    const own = new Collector()
+    const peer = new Collector()
+    await a.subscribe('bytes', own)
+    await b.subscribe('bytes', peer)
+    const view = new Uint16Array([1, 2, 3]).subarray(1)
+    const arrayBuffer = new Uint8Array([7, 8]).buffer
+    const published = [a.publish('bytes', view), a.publish('bytes', arrayBuffer), a.publish('bytes', new DataView(arrayBuffer, 1))]
+    view.fill(0)
+    new Uint8Array(arrayBuffer).fill(0)
+    t.same(await Promise.all(published), [true, true, true])
+    for (const c of [own, peer]) {
+      const got = await c.count(3)
+      t.same(got.map((m) => m.kind), ['buffer', 'buffer', 'buffer'])
+      t.same(got.map((m) => Buffer.isBuffer(m.value) ? [...m.value] : m.value), [[2, 0, 3, 0], [7, 8], [8]])
+    }
   })
 }
 
@@ -242,6 +371,27 @@ t.test('app-supplied in-process mqemitter', async (t) => {
     t.equal(error, undefined, 'the app can still emit')
     t.equal(theirs.length, 1, 'the app still hears its emitter')
     t.equal(ours.messages.length, 0, 'our listeners are gone')
+  })
+
+  t.test('an engine that cannot take a publish: false (logged once), local subscribers served, nothing rejects', async (t) => {
+    for (const failure of ['calls back with an error', 'throws'] as const) {
+      const broken: Emitter = {
+        on: (topic, listener, cb) => emitter.on(topic, listener, cb),
+        removeListener: (topic, listener, cb) => emitter.removeListener(topic, listener, cb),
+        emit (_packet, cb) {
+          if (failure === 'throws') throw new Error('engine exploded')
+          cb?.(new Error('engine refused'))
+        }
+      }
+      const log = new RecordingLog()
+      const pubsub = await created(t, new PubSub({ appName: uniqueAppName('broken'), emitter: broken, log: log.log }))
+      const local = new Collector()
+      await pubsub.subscribe('c', local)
+      t.same(await Promise.all([pubsub.publish('c', 1), pubsub.publish('c', 2)]), [false, false], `an engine that ${failure}`)
+      t.same(local.values, [1, 2], 'local subscribers were served')
+      t.equal(log.at('warn').length, 1, 'logged once')
+      t.match(log.at('warn')[0].msg, /publish failed/)
+    }
   })
 
   t.test('foreign packets on our topics are dropped with a warning', async (t) => {

@@ -13,11 +13,11 @@ t.test('kinds from publisher values', async (t) => {
   const json = PubSubMessage.from('c', { a: [1] })
   t.equal(json.kind, 'json')
   t.equal(json.data, '{"a":[1]}', 'JSON is encoded once, at publish')
-  t.throws(() => PubSubMessage.from('c', undefined), TypeError)
-  t.throws(() => PubSubMessage.from('c', () => 1), TypeError)
+  t.throws(() => PubSubMessage.from('c', undefined), { code: 'PLZ_ERR_MESSAGE' })
+  t.throws(() => PubSubMessage.from('c', () => 1), { code: 'PLZ_ERR_MESSAGE' })
   const circular: Record<string, unknown> = {}
   circular.self = circular
-  t.throws(() => PubSubMessage.from('c', circular), TypeError)
+  t.throws(() => PubSubMessage.from('c', circular), { code: 'PLZ_ERR_MESSAGE' })
 })
 
 t.test('value and frame are computed once', async (t) => {

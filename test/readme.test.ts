@@ -17,7 +17,7 @@ const built = existsSync(join(root, 'dist/lib/index.js'))
 async function runExample (t: { teardown (fn: () => unknown): void }, code: string, lang = 'js'): Promise<string> {
   const dir = mkdtempSync(join(root, '.readme-example-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const file = join(dir, lang === 'ts' ? 'server.ts' : 'server.mjs')
+  const file = join(dir, lang === 'ts' ? 'server.ts' : lang === 'cjs' ? 'server.cjs' : 'server.mjs')
   writeFileSync(file, code.replace(/port: 3000/g, 'port: 0, host: \'127.0.0.1\''))
   // TypeScript runs through tap's own loader (transpile only), as in the other child-process tests
   const loader = lang === 'ts' ? ['--import', import.meta.resolve('@tapjs/typescript/import')] : []
@@ -76,4 +76,32 @@ t.test('the testing section\'s tap test passes as written', { skip: built ? fals
   t.equal(code, 0, output)
   t.match(output, /ok 1 - the chat greets, adds, and refuses the nameless/)
   t.notMatch(output, /not ok/)
+})
+
+t.test('the prom-client example serves the stats as metrics', { skip: built ? false : 'dist/ is missing: run `npm run build` first' }, async (t) => {
+  const example = blocks.find((b) => b.code.startsWith('// metrics.mjs'))
+  t.ok(example, 'the README has the metrics example')
+  const url = await runExample(t, example!.code)
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  for (const name of ['plezi_connections 0', 'plezi_subscriptions 0', 'plezi_published_total 0', 'plezi_delivered_total 0']) {
+    t.match(metrics, name)
+  }
+  t.match(metrics, /# TYPE plezi_errors_total counter/)
+})
+
+t.test('the CommonJS example runs as written', { skip: built ? false : 'dist/ is missing: run `npm run build` first' }, async (t) => {
+  const example = blocks.find((b) => b.code.startsWith('// server.cjs'))
+  t.ok(example, 'the README has the CommonJS example')
+  const url = await runExample(t, example!.code, 'cjs')
+  const client = new Client(`${url.replace('http', 'ws')}/echo`)
+  t.teardown(() => { client.ws.terminate() })
+  await client.opened
+  client.send('hi')
+  t.equal(await client.next(), 'echo: hi')
+})
+
+t.test('the table of contents lists every section', async (t) => {
+  const script: string = '../scripts/readme-toc.js'
+  const { withToc } = await import(script) as { withToc (markdown: string): string }
+  t.equal(readme, withToc(readme), 'run `node scripts/readme-toc.js` after changing headings')
 })

@@ -14,7 +14,7 @@ export class ChatRoom extends Controller {
 
   // websocket on /<nickname>: refuse a connection without a nickname
   preConnect () {
-    const nickname = String(this.params.id ?? '').trim()
+    const nickname = String(this.request.params.id ?? '').trim() // the path's own segment, never a query or body field
     if (nickname === '' || nickname.length > 32) return false
     this.nickname = nickname
     return true

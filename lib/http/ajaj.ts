@@ -8,6 +8,7 @@ import type { MethodTable } from '../method-table.js'
 import { encodeReply, errorReply, eventIdOf, findHandler } from '../websocket/dispatch.js'
 import { passGate } from './gate.js'
 import { respond } from './respond.js'
+import { reportError } from '../diagnostics.js'
 
 export interface AjajBody { event: string, _EID_?: unknown }
 
@@ -40,6 +41,7 @@ export async function runAjaj (context: AppContext, table: MethodTable, controll
   } catch (err) {
     // a throw, or a reply that cannot be serialised
     controller.log.error({ err, event }, 'fastify-plezi: AJAJ event handler failed')
+    reportError(err, 'event')
     return reply.code(500).type('application/json; charset=utf-8').send(errorReply(500, event, id))
   }
   if (reply.sent) return reply

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AppContext } from '../context.js'
 import type { Controller } from '../controller.js'
 import type { MethodTable } from '../method-table.js'
+import { reportError } from '../diagnostics.js'
 
 type Gated = Controller & { preConnect (): unknown }
 
@@ -34,6 +35,7 @@ export async function passGate<C extends Controller> (context: AppContext, table
     accepted = await (controller as C & Gated).preConnect()
   } catch (err) {
     request.log.error({ err }, 'fastify-plezi: preConnect failed')
+    reportError(err, 'preConnect')
     if (!reply.sent) reply.code(500).send()
     return null
   }

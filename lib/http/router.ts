@@ -80,9 +80,20 @@ function isAjaj (table: MethodTable, verb: string, id: string | undefined, reque
     body !== null && typeof body === 'object' && typeof (body as { event?: unknown }).event === 'string'
 }
 
+// A near miss of a hook's name never runs as that hook, and may be reachable from the wire.
+function warnLookalikes (instance: FastifyInstance, table: MethodTable, path: string, name: string): void {
+  for (const { method, hook } of table.lookalikes) {
+    const reach = table.autoDispatch ? '; clients can call it as a websocket event'
+      : table.getters.has(method) ? `; clients can call it as GET ${instance.prefix}${path.replace(/\/+$/, '')}/${method}` : ''
+    instance.log.warn({ controller: name, method, hook },
+      `fastify-plezi: ${name}.${method}() is not the ${hook}() hook, so it never runs as one (check its spelling)${reach}`)
+  }
+}
+
 export function routeController (instance: FastifyInstance, context: AppContext, path: string, Klass: ControllerClass): void {
   checkRoute(path, Klass)
   const table = methodTable(Klass, Controller, CONTROLLER_INSTANCE_MEMBERS)
+  warnLookalikes(instance, table, path, Klass.name)
 
   function build (request: FastifyRequest, reply: FastifyReply, withBody: boolean): Controller {
     return createController(Klass, {

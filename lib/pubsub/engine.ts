@@ -28,6 +28,8 @@ export interface Engine {
   ready (): Promise<void>
   /** Releases what this engine created (nothing for an app-supplied emitter). */
   close (): Promise<void>
+  /** What it connects to, for error messages (no passwords). */
+  describe (): string
 }
 
 export interface EngineEvents {
@@ -41,7 +43,8 @@ export function localEngine (): Engine {
   return {
     emitter,
     ready: () => Promise.resolve(),
-    close: () => new Promise<void>((resolve) => { emitter.close!(resolve) })
+    close: () => new Promise<void>((resolve) => { emitter.close!(resolve) }),
+    describe: () => 'the in-process mqemitter'
   }
 }
 
@@ -54,7 +57,8 @@ export function suppliedEngine (emitter: Emitter, events: EngineEvents): Engine 
     close: () => {
       emitter.state?.removeListener('error', events.error)
       return Promise.resolve()
-    }
+    },
+    describe: () => 'the supplied emitter'
   }
 }
 
@@ -62,24 +66,55 @@ export function suppliedEngine (emitter: Emitter, events: EngineEvents): Engine 
 // connection rejects the publishes in flight rather than replaying them after a reconnect.
 // Only on the publish connection: the subscribe connection needs its queue for the first
 // subscribes and re-subscribes by itself after a reconnect.
-const PUBLISH_CONNECTION: RedisOptions = {
+export const PUBLISH_CONNECTION: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
   enableAutoPipelining: true
 }
 
+// ioredis's disconnect() arms a timer of `disconnectTimeout` (default 2 s) even for a socket
+// that is already closed (Redis down): keep it short, so a failed start leaves nothing behind
+// for long. We only disconnect after QUIT had its chance (closeTimeout).
+const OUR_DEFAULTS: RedisOptions = { disconnectTimeout: 100 }
+
 export function redisEngine (redis: string | RedisOptions, events: EngineEvents, closeTimeout: number): Engine {
-  const subConn = typeof redis === 'string' ? new Redis(redis) : new Redis({ ...redis })
-  const pubConn = typeof redis === 'string' ? new Redis(redis, PUBLISH_CONNECTION) : new Redis({ ...redis, ...PUBLISH_CONNECTION })
+  const subConn = typeof redis === 'string' ? new Redis(redis, OUR_DEFAULTS) : new Redis({ ...OUR_DEFAULTS, ...redis })
+  const pubConn = typeof redis === 'string' ? new Redis(redis, { ...OUR_DEFAULTS, ...PUBLISH_CONNECTION }) : new Redis({ ...OUR_DEFAULTS, ...redis, ...PUBLISH_CONNECTION })
   const emitter = MQEmitterRedis({ subConn, pubConn }) as unknown as Emitter
   escapeGlobs(emitter as unknown as RedisPatterns)
   emitter.state!.on('error', events.error)
   pubConn.on('ready', events.up)
+  // close() settles a pending ready(): a reconnecting ioredis that is disconnected never ends.
+  let abort!: (err: Error) => void
+  const aborted = new Promise<never>((_resolve, reject) => { abort = reject })
+  aborted.catch(noop)
   return {
     emitter,
-    ready: () => Promise.all([whenReady(pubConn), whenReady(subConn)]).then(() => undefined),
-    close: () => closeConnections([subConn, pubConn], closeTimeout)
+    // Asked afresh each time: after an outage, "ready" means connected again.
+    ready: () => Promise.race([Promise.all([whenReady(pubConn), whenReady(subConn)]), aborted]).then(noop),
+    close: () => {
+      abort(new Error('Redis connection closed before it was ready'))
+      return closeConnections([subConn, pubConn], closeTimeout)
+    },
+    describe: () => `Redis at ${describeRedis(redis)}`
   }
+}
+
+/** Where `redis` points, with any password hidden (URL or ioredis options). */
+export function describeRedis (redis: string | RedisOptions): string {
+  if (typeof redis !== 'string') {
+    if (typeof redis.path === 'string') return redis.path
+    return `${redis.host ?? 'localhost'}:${redis.port ?? 6379}`
+  }
+  let url: URL
+  try {
+    url = new URL(redis)
+  } catch {
+    return redis.replace(/\/\/[^@/]*@/, '//***@')
+  }
+  if (url.password !== '') url.password = '***'
+  if (url.searchParams.has('password')) url.searchParams.set('password', '***')
+  return url.toString()
 }
 
 // mqemitter-redis turns a wildcard subscription into a Redis glob pattern without escaping the
@@ -99,7 +134,7 @@ function escapeGlobs (emitter: RedisPatterns): void {
   }
 }
 
-function whenReady (conn: Redis): Promise<void> {
+export function whenReady (conn: Redis): Promise<void> {
   if (conn.status === 'ready') return Promise.resolve()
   return new Promise((resolve, reject) => {
     const onReady = (): void => {
@@ -117,11 +152,14 @@ function whenReady (conn: Redis): Promise<void> {
 
 // Not mqemitter-redis's close(): it never calls back while Redis is down, and its unhandled
 // quit() rejections would crash the process. QUIT lets publishes in flight finish; the timeout
-// bounds it during an outage, and disconnect() stops ioredis from reconnecting forever.
-async function closeConnections (conns: Redis[], timeout: number): Promise<void> {
+// bounds it, and disconnect() stops ioredis from reconnecting forever. A connection that is
+// not up (never was, or is reconnecting) has nothing to finish: it is disconnected at once,
+// without waiting for an 'end' that a reconnecting ioredis never emits.
+export async function closeConnections (conns: Redis[], timeout: number): Promise<void> {
+  const up = conns.filter((conn) => conn.status === 'ready')
+  for (const conn of conns) if (conn.status !== 'ready' && conn.status !== 'end') conn.disconnect()
   let timer: NodeJS.Timeout | undefined
-  const ended = conns.map(async (conn) => {
-    if (conn.status === 'end') return
+  const ended = up.map(async (conn) => {
     // Not events.once(): it rejects on the 'error' events ioredis emits while reconnecting.
     const end = new Promise((resolve) => conn.once('end', resolve))
     conn.quit().catch(noop)
@@ -132,7 +170,7 @@ async function closeConnections (conns: Redis[], timeout: number): Promise<void>
     new Promise((resolve) => { timer = setTimeout(resolve, timeout) })
   ])
   clearTimeout(timer)
-  for (const conn of conns) if (conn.status !== 'end') conn.disconnect()
+  for (const conn of up) if (conn.status !== 'end') conn.disconnect()
 }
 
 function noop (): void {}

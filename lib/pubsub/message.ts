@@ -1,7 +1,10 @@
 // A published message: encoded once at publish (JSON values become JSON text with a kind tag,
 // so the kind survives any engine), decoded and framed lazily, at most once per process.
+// Bytes are copied at publish: the frame is built a turn later, and a caller may reuse its
+// buffer at once.
 import { buildFrame, OPCODE_BINARY, OPCODE_TEXT } from '../websocket/frame.js'
 import { deflatePayload } from '../websocket/deflate.js'
+import { PLZ_ERR_MESSAGE } from '../errors.js'
 
 /** What the publisher passed: a string, bytes, or a JSON value. */
 export type MessageKind = 'string' | 'buffer' | 'json'
@@ -34,14 +37,11 @@ export class PubSubMessage {
     this.data = data
   }
 
-  /** Encodes a publisher's value; throws a TypeError for what cannot travel. */
+  /** Encodes (and captures) a publisher's value; throws PLZ_ERR_MESSAGE for what cannot travel. */
   static from (channel: string, message: unknown): PubSubMessage {
     if (typeof message === 'string') return new PubSubMessage(channel, 'string', message)
-    if (Buffer.isBuffer(message)) return new PubSubMessage(channel, 'buffer', message)
-    if (message instanceof Uint8Array) {
-      return new PubSubMessage(channel, 'buffer', Buffer.from(message.buffer, message.byteOffset, message.byteLength))
-    }
-    if (message instanceof ArrayBuffer) return new PubSubMessage(channel, 'buffer', Buffer.from(message))
+    const bytes = copyBytes(message)
+    if (bytes !== undefined) return new PubSubMessage(channel, 'buffer', bytes)
     return new PubSubMessage(channel, 'json', toJson(message))
   }
 
@@ -94,15 +94,24 @@ export class PubSubMessage {
   }
 }
 
+/** A copy of the bytes of a Buffer, any typed array or DataView, or an ArrayBuffer; else undefined. */
+function copyBytes (message: unknown): Buffer | undefined {
+  if (ArrayBuffer.isView(message)) return Buffer.from(new Uint8Array(message.buffer, message.byteOffset, message.byteLength))
+  if (message instanceof ArrayBuffer || message instanceof SharedArrayBuffer) return Buffer.from(new Uint8Array(message))
+  return undefined
+}
+
+const EXPECTED = 'publish: message must be a string, bytes (Buffer, typed array, ArrayBuffer) or a JSON-serialisable value'
+
 function toJson (message: unknown): string {
+  // A Blob's bytes can only be read asynchronously, and JSON would make it `{}`.
+  if (typeof Blob !== 'undefined' && message instanceof Blob) throw new PLZ_ERR_MESSAGE(`${EXPECTED}, received a Blob (await blob.arrayBuffer() first)`)
   let text: string | undefined
   try {
     text = JSON.stringify(message)
   } catch (err) {
-    throw new TypeError(`message must be a string, a Buffer or a JSON-serialisable value: ${(err as Error).message}`, { cause: err })
+    throw new PLZ_ERR_MESSAGE(`${EXPECTED}: ${(err as Error).message}`, { cause: err })
   }
-  if (text === undefined) {
-    throw new TypeError(`message must be a string, a Buffer or a JSON-serialisable value, received ${typeof message}`)
-  }
+  if (text === undefined) throw new PLZ_ERR_MESSAGE(`${EXPECTED}, received ${typeof message}`)
   return text
 }

@@ -3,15 +3,23 @@
 // processes, and its echo of our own publishes is dropped. So local subscribers never wait for
 // a Redis round trip and keep working while Redis is down. The engines see ONE listener per
 // pattern per PubSub, whatever the number of subscribers sharing it.
+//
+// Delivery is never re-entrant: publishes and arrivals from the engine go through one queue,
+// drained in a loop, so a message published by a handler during a delivery reaches everyone
+// after the message being delivered, locally and through the engine.
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RedisOptions } from 'ioredis'
 import { localEngine, redisEngine, suppliedEngine, type Emitter, type Engine, type EnginePacket } from './engine.js'
 import { PubSubMessage, type WirePacket } from './message.js'
+import { checkChannel, isPattern, type SubscribeOptions } from './channel.js'
+import { PLZ_ERR_ENGINE } from '../errors.js'
+import { publishChannel, reportError } from '../diagnostics.js'
 
 export { PubSubMessage } from './message.js'
 export type { MessageKind } from './message.js'
 export type { Emitter } from './engine.js'
+export { checkChannel, isPattern, type SubscribeOptions } from './channel.js'
 
 export interface Subscriber {
   deliver (message: PubSubMessage): void
@@ -30,9 +38,13 @@ export interface PubSubOptions {
   closeTimeout?: number
 }
 
-/** Local packets carry the already-encoded message, so it is framed once per process. */
+/** A local publish, queued: the already-encoded message, so it is framed once per process. */
 interface LocalPacket extends EnginePacket {
   message: PubSubMessage
+  /** Its place in the delivery order (see Subscription.late). */
+  seq: number
+  /** Settles the publish once the external engine took it (absent without one). */
+  handed: ((ok: boolean) => void) | undefined
 }
 
 // One engine registration per pattern. `live` guards against mqemitter calling a listener
@@ -40,6 +52,12 @@ interface LocalPacket extends EnginePacket {
 interface Subscription {
   readonly pattern: string
   readonly subscribers: Set<Subscriber>
+  /**
+   * Subscribers added while messages were queued or being delivered, with the last sequence
+   * number assigned then: they skip messages published before they were added. Null on the
+   * hot path (nothing was added during a delivery), so fan-out copies nothing.
+   */
+  late: Map<Subscriber, number> | null
   live: boolean
   ready: Promise<void>
   onLocal (packet: EnginePacket, done: () => void): void
@@ -48,6 +66,9 @@ interface Subscription {
 
 // The message built from one external packet, shared by every pattern it matches.
 const received = new WeakMap<object, PubSubMessage | null>()
+
+const DELIVERED = Promise.resolve(true)
+const DROPPED = Promise.resolve(false)
 
 export class PubSub {
   readonly appName: string
@@ -62,6 +83,22 @@ export class PubSub {
   #closed = false
   #engineDown = false
   #publishFailing = false
+  /** Running totals, for `app.plezi.stats()`. */
+  readonly totals = { published: 0, delivered: 0, subscribers: 0 }
+  #lastError: Error | undefined
+  // The delivery queue, flat triples: null + LocalPacket (a local publish: fan out through the
+  // local engine, then hand to the external one), or Subscription + message + seq (an arrival
+  // from the external engine, for one pattern).
+  readonly #queue: unknown[] = []
+  #head = 0
+  #draining = false
+  #drainScheduled = false
+  #seq = 0
+  readonly #late: Subscription[] = []
+  readonly #drainLater = (): void => {
+    this.#drainScheduled = false
+    this.#drain()
+  }
 
   constructor (opts: PubSubOptions) {
     this.appName = opts.appName
@@ -79,57 +116,103 @@ export class PubSub {
   }
 
   /**
-   * Delivers to local subscribers at once and hands the message to the external engine.
-   * Resolves true once both are done, false when the engine could not take it (logged).
-   * Rejects only with a TypeError for a bad channel or a message that cannot be encoded.
+   * Waits until the engine is connected, at most `timeout` ms. On failure it closes this
+   * PubSub (no reconnect timers, no sockets left) and throws PLZ_ERR_ENGINE.
    */
-  async publish (channel: string, message: unknown): Promise<boolean> {
-    checkChannel(channel, 'publish', false)
-    const msg = PubSubMessage.from(channel, message)
-    if (this.#closed) {
-      this.#log.debug({ channel }, 'pub/sub: publish after close dropped')
-      return false
-    }
-    const topic = this.#prefix + channel
-    const local: LocalPacket = { topic, message: msg }
-    this.#local.emitter.emit(local)
+  async connect (timeout: number): Promise<void> {
     const external = this.#external
-    if (external === undefined) return true
-    return await new Promise<boolean>((resolve) => {
-      const done = (err?: Error | null): void => {
-        if (err) this.#publishFailed(err, channel)
-        resolve(!err)
-      }
-      try {
-        external.emitter.emit(msg.toWire(topic, this.id) as unknown as EnginePacket, done)
-      } catch (err) {
-        done(err as Error)
-      }
-    })
-  }
-
-  /** Adds a subscriber to a pattern (`+` one level, `#` the rest); resolves once active. */
-  async subscribe (pattern: string, sub: Subscriber): Promise<void> {
-    checkChannel(pattern, 'subscribe', true)
-    if (this.#closed) throw new Error('pub/sub is closed')
-    let subscription = this.#subscriptions.get(pattern)
-    if (subscription === undefined) {
-      subscription = this.#register(pattern)
-      this.#subscriptions.set(pattern, subscription)
+    if (external === undefined) return
+    let timer: NodeJS.Timeout | undefined
+    const expired = new Promise<'timeout'>((resolve) => { timer = setTimeout(resolve, timeout, 'timeout') })
+    let failure: unknown
+    try {
+      if (await Promise.race([external.ready(), expired]) !== 'timeout') return
+    } catch (err) {
+      failure = err
+    } finally {
+      clearTimeout(timer)
     }
-    subscription.subscribers.add(sub)
-    await subscription.ready
+    const cause = failure ?? this.#lastError
+    await this.close()
+    const why = cause instanceof Error ? ` (${cause.message})` : ''
+    throw new PLZ_ERR_ENGINE(`could not reach ${external.describe()} within ${timeout} ms${why}`, { cause })
   }
 
   /**
-   * Removes a subscriber; the engine listener goes when the pattern's last subscriber leaves.
+   * Delivers to local subscribers and hands the message to the external engine, in publish
+   * order. A bad channel or a message that cannot be encoded throws at the call
+   * (PLZ_ERR_CHANNEL / PLZ_ERR_MESSAGE); the message is captured then. The promise never
+   * rejects: true once delivered locally and handed to the engine, false when the engine
+   * could not take it (logged) or this PubSub is closed.
+   */
+  publish (channel: string, message: unknown): Promise<boolean> {
+    checkChannel(channel, 'publish')
+    const msg = PubSubMessage.from(channel, message)
+    if (this.#closed) {
+      this.#log.debug({ channel }, 'pub/sub: publish after close dropped')
+      return DROPPED
+    }
+    this.totals.published++
+    if (publishChannel.hasSubscribers) publishChannel.publish({ channel, kind: msg.kind })
+    const packet: LocalPacket = { topic: this.#prefix + channel, message: msg, seq: ++this.#seq, handed: undefined }
+    const result = this.#external === undefined ? DELIVERED : new Promise<boolean>((resolve) => { packet.handed = resolve })
+    this.#enqueue(null, packet, undefined)
+    if (!this.#draining) this.#drain()
+    return result
+  }
+
+  /**
+   * Adds a subscriber to a channel, or with `{ pattern: true }` to a pattern (`+` one level,
+   * `#` the rest); resolves once active. A bad channel throws PLZ_ERR_CHANNEL at the call.
+   */
+  subscribe (channel: string, sub: Subscriber, options?: SubscribeOptions): Promise<void> {
+    checkChannel(channel, 'subscribe', isPattern(options, 'subscribe'))
+    if (this.#closed) return Promise.reject(new Error('pub/sub is closed'))
+    let subscription = this.#subscriptions.get(channel)
+    if (subscription === undefined) {
+      subscription = this.#register(channel)
+      this.#subscriptions.set(channel, subscription)
+    }
+    const subscribers = subscription.subscribers
+    if ((this.#draining || this.#head < this.#queue.length) && !subscribers.has(sub)) {
+      // The message being delivered and those queued were published before this subscriber.
+      if (subscription.late === null) {
+        subscription.late = new Map()
+        this.#late.push(subscription)
+      }
+      subscription.late.set(sub, this.#seq)
+    }
+    if (!subscribers.has(sub)) this.totals.subscribers++
+    subscribers.add(sub)
+    return subscription.ready
+  }
+
+  /**
+   * Removes a subscriber; the engine listener goes when the channel's last subscriber leaves.
    * Delivery to `sub` stops at once; the promise (never rejected, no need to await it) resolves
    * when the engines confirmed the removal.
    */
-  async unsubscribe (pattern: string, sub: Subscriber): Promise<void> {
-    const subscription = this.#subscriptions.get(pattern)
+  async unsubscribe (channel: string, sub: Subscriber): Promise<void> {
+    const subscription = this.#subscriptions.get(channel)
     if (subscription === undefined || !subscription.subscribers.delete(sub)) return
+    this.totals.subscribers--
     if (subscription.subscribers.size === 0) await this.#unregister(subscription)
+  }
+
+  /** What carries messages between processes, for the start-up log ('the in-process mqemitter', 'Redis at …'). */
+  describeEngine (): string {
+    return (this.#external ?? this.#local).describe()
+  }
+
+  /** Channels (and patterns) with at least one subscriber in this process. */
+  get channels (): number {
+    return this.#subscriptions.size
+  }
+
+  /** `'local'` without an external engine; else whether it is reachable now. */
+  get engineState (): 'local' | 'up' | 'down' {
+    if (this.#external === undefined) return 'local'
+    return this.#engineDown ? 'down' : 'up'
   }
 
   /** Engine-side listeners not yet removed (one per pattern and engine); for tests. */
@@ -151,16 +234,27 @@ export class PubSub {
     const subscription: Subscription = {
       pattern,
       subscribers: new Set(),
+      late: null,
       live: true,
       ready: Promise.resolve(),
+      // Called by the local engine while #drain emits a queued publish, synchronously.
       onLocal: (packet, done) => {
-        if (subscription.live) this.#fanOut(subscription, (packet as LocalPacket).message)
+        if (subscription.live) this.#fanOut(subscription, (packet as LocalPacket).message, (packet as LocalPacket).seq)
         done()
       },
+      // The engine calls this once per matching pattern, in one go: queue them all, deliver
+      // in the next microtask (unless a drain is already running), so no handler's publish
+      // can slip in between two patterns of one message.
       onExternal: (packet, done) => {
         if (subscription.live && packet.origin !== this.id) {
           const msg = this.#fromExternal(packet)
-          if (msg !== undefined) this.#fanOut(subscription, msg)
+          if (msg !== undefined) {
+            this.#enqueue(subscription, msg, ++this.#seq)
+            if (!this.#draining && !this.#drainScheduled) {
+              this.#drainScheduled = true
+              queueMicrotask(this.#drainLater)
+            }
+          }
         }
         done()
       }
@@ -195,12 +289,64 @@ export class PubSub {
     })
   }
 
-  #fanOut (subscription: Subscription, msg: PubSubMessage): void {
+  #enqueue (subscription: Subscription | null, item: LocalPacket | PubSubMessage, seq: number | undefined): void {
+    this.#queue.push(subscription, item, seq)
+  }
+
+  // Runs until the queue is empty; whatever handlers publish meanwhile is queued behind.
+  #drain (): void {
+    if (this.#draining) return
+    this.#draining = true
+    const queue = this.#queue
+    try {
+      while (this.#head < queue.length) {
+        const i = this.#head
+        this.#head += 3
+        const subscription = queue[i] as Subscription | null
+        const item = queue[i + 1]
+        const seq = queue[i + 2] as number | undefined
+        queue[i + 1] = undefined // let go of delivered messages
+        if (subscription === null) this.#deliverLocal(item as LocalPacket)
+        else if (subscription.live) this.#fanOut(subscription, item as PubSubMessage, seq!)
+      }
+    } finally {
+      queue.length = 0
+      this.#head = 0
+      this.#draining = false
+      for (const subscription of this.#late) subscription.late = null
+      this.#late.length = 0
+    }
+  }
+
+  #deliverLocal (packet: LocalPacket): void {
+    this.#local.emitter.emit(packet) // synchronous: onLocal of every matching pattern
+    const handed = packet.handed
+    if (handed === undefined) return
+    const channel = packet.message.channel
+    const done = (err?: Error | null): void => {
+      if (err) this.#publishFailed(err, channel)
+      handed(!err)
+    }
+    try {
+      this.#external!.emitter.emit(packet.message.toWire(packet.topic, this.id) as unknown as EnginePacket, done)
+    } catch (err) {
+      done(err as Error)
+    }
+  }
+
+  #fanOut (subscription: Subscription, msg: PubSubMessage, seq: number): void {
     for (const sub of subscription.subscribers) {
+      const late = subscription.late // read each time: a subscriber may be added by the one before
+      if (late !== null) {
+        const addedAt = late.get(sub)
+        if (addedAt !== undefined && seq <= addedAt) continue
+      }
       try {
         sub.deliver(msg)
+        this.totals.delivered++
       } catch (err) {
         this.#log.error({ err, channel: msg.channel }, 'pub/sub subscriber failed')
+        reportError(err, 'subscriber')
       }
     }
   }
@@ -219,12 +365,14 @@ export class PubSub {
   // repeats (ioredis retries every few seconds, every publish fails) only at debug level
   // until the engine is back.
   #engineError (err: Error, what: string): void {
+    this.#lastError = err
     if (this.#closed || this.#engineDown) {
       this.#log.debug({ err }, what)
       return
     }
     this.#engineDown = true
     this.#log.error({ err }, what)
+    reportError(err, 'engine')
   }
 
   #publishFailed (err: Error, channel: string): void {
@@ -242,14 +390,5 @@ export class PubSub {
     this.#engineDown = false
     this.#publishFailing = false
     this.#log.info('pub/sub engine reconnected')
-  }
-}
-
-function checkChannel (channel: unknown, what: 'publish' | 'subscribe', wildcards: boolean): asserts channel is string {
-  if (typeof channel !== 'string' || channel === '') {
-    throw new TypeError(`${what}: channel must be a non-empty string, received ${typeof channel}`)
-  }
-  if (!wildcards && /[+#]/.test(channel)) {
-    throw new TypeError(`publish: channel must not contain the wildcards "+" or "#", received ${JSON.stringify(channel)}`)
   }
 }

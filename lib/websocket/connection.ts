@@ -6,10 +6,11 @@ import type { AppContext } from '../context.js'
 import type { MethodTable } from '../method-table.js'
 import { SerialQueue, type QueueOwner } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
-import type { PubSubMessage, Subscriber } from '../pubsub/pubsub.js'
+import type { PubSubMessage, Subscriber, SubscribeOptions } from '../pubsub/pubsub.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
 import { buildFrame, buildFrames, byteLengthOf, deflateMode, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
 import { payloadOf } from './payload.js'
+import { connectionChannel, reportError } from '../diagnostics.js'
 
 export type { SubscriptionHandler }
 
@@ -84,6 +85,7 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
     socket.on('pong', onSocketPong)
     this.context.connections.add(this)
     this.controller.log.debug('fastify-plezi: websocket open')
+    if (connectionChannel.hasSubscribers) connectionChannel.publish({ type: 'open', url: this.controller.request.url })
     if (this.table.hooks.has('onOpen')) this.queue.push(() => this.controller.onOpen!())
   }
 
@@ -188,6 +190,7 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
 
   private dropSlowConsumer (): void {
     this.controller.log.warn({ pending: this.socket.bufferedAmount }, 'fastify-plezi: closing slow consumer (1013)')
+    this.context.counters.slowConsumersClosed++
     this.close(1013, 'slow consumer')
     setTimeout(() => this.terminate(), SLOW_CONSUMER_GRACE_MS).unref()
   }
@@ -224,6 +227,7 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
   checkBacklog (): void {
     if (this.readingPaused || this.queue.waiting < this.context.options.maxBacklog) return
     this.readingPaused = true
+    this.context.counters.backlogPaused++
     this.controller.log.debug({ waiting: this.queue.waiting }, 'fastify-plezi: handlers fell behind, pausing reads (maxBacklog)')
     this.socket.pause()
   }
@@ -231,6 +235,7 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
   /** A hook, message or subscription handler threw or rejected (the queue goes on). */
   taskFailed (err: unknown): void {
     this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed')
+    reportError(err, 'hook')
   }
 
   /** The queue ran dry: reads paused by `checkBacklog` resume. */
@@ -247,20 +252,27 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
     this.context.outboxes.add(this, message)
   }
 
-  subscribe (channel: string, handler?: SubscriptionHandler<any>): Promise<void> {
+  subscribe (channel: string, handler: SubscriptionHandler<any> | undefined, options: SubscribeOptions | undefined): Promise<void> {
     if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve()
-    this.unsubscribe(channel)
     const subscriber = new ConnectionSubscriber(this, channel, handler)
+    const active = this.context.pubsub.subscribe(channel, subscriber, options)
+    // The earlier subscription goes after the new one joined: the engine listener stays, so no
+    // message from another process falls in between.
     const current = this.subscriptions
     if (current === null) {
       this.subscriptions = subscriber
     } else if (current instanceof Map) {
+      const earlier = current.get(channel)
       current.set(channel, subscriber)
+      if (earlier !== undefined) this.drop(earlier)
+    } else if (current.channel === channel) {
+      this.subscriptions = subscriber
+      this.drop(current)
     } else {
       this.subscriptions = new Map([[current.channel, current], [channel, subscriber]])
     }
     this.controller.log.debug({ channel }, 'fastify-plezi: subscribed')
-    return this.context.pubsub.subscribe(channel, subscriber)
+    return active
   }
 
   unsubscribe (channel: string): void {
@@ -268,10 +280,14 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
     if (current === null) return
     const subscriber = current instanceof Map ? current.get(channel) : current.channel === channel ? current : undefined
     if (subscriber === undefined) return
-    subscriber.live = false // a message already in flight must not reach it
     if (current instanceof Map) current.delete(channel)
     else this.subscriptions = null
-    void this.context.pubsub.unsubscribe(channel, subscriber)
+    this.drop(subscriber)
+  }
+
+  private drop (subscriber: ConnectionSubscriber): void {
+    subscriber.live = false // a message already in flight must not reach it
+    void this.context.pubsub.unsubscribe(subscriber.channel, subscriber)
   }
 
   private subscribedChannels (): string[] {
@@ -303,7 +319,9 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
   }
 
   onSocketClosed (code: number, reason: Buffer): void {
-    this.controller.log.debug({ code, reason: reason.toString(), duration: Date.now() - this.openedAt }, 'fastify-plezi: websocket closed')
+    const duration = Date.now() - this.openedAt
+    this.controller.log.debug({ code, reason: reason.toString(), duration }, 'fastify-plezi: websocket closed')
+    if (connectionChannel.hasSubscribers) connectionChannel.publish({ type: 'close', url: this.controller.request.url, code, reason: reason.toString(), duration })
     this.isClosed = true
     this.outbox = null // nothing can be written any more
     this.context.connections.delete(this)

@@ -2,6 +2,7 @@
 // Per message: one JSON.parse, one Map lookup, one serialisation of the reply.
 import type { Connection } from './connection.js'
 import type { Action, MethodTable } from '../method-table.js'
+import { reportError } from '../diagnostics.js'
 
 /** A parsed auto-dispatch message. */
 export interface EventMessage {
@@ -105,6 +106,7 @@ function dispatchEvent (connection: Connection, message: EventMessage, id: Event
 
 function failed (connection: Connection, event: string, id: EventId | undefined, err: unknown): void {
   connection.controller.log.error({ err, event }, 'fastify-plezi: event handler failed')
+  reportError(err, 'event')
   connection.write(errorReply(500, event, id))
 }
 

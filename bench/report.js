@@ -131,13 +131,13 @@ export function markdown (results) {
   ]
   if (results.targets.length) {
     const quick = results.mode === 'quick'
-    out.push('#### Targets (issues 6 and 13)', '')
+    out.push('#### Targets', '')
     if (quick) {
       out.push('**Quick run: these figures are not comparable to the targets** (fewer clients, shorter phases, one round); ' +
         'the targets are judged on a full run (`npm run bench`).', '')
     }
-    out.push(table(['issue', 'target', 'at', 'ratio of medians', 'median of per-round ratios', 'goal', 'met'], results.targets.map((t) => [
-      String(t.issue ?? '—'), t.text, t.param ? `${Number(t.param).toLocaleString('en-US')} clients` : '—', x(t.value), x(t.paired),
+    out.push(table(['target', 'at', 'ratio of medians', 'median of per-round ratios', 'goal', 'met'], results.targets.map((t) => [
+      t.text, t.param ? `${Number(t.param).toLocaleString('en-US')} clients` : '—', x(t.value), x(t.paired),
       t.max !== undefined ? `≤ ${t.max}×` : t.min !== undefined ? `≥ ${t.min}×` : 'report', statusCell(t)
     ])), '')
   }

@@ -6,19 +6,36 @@ import { round } from './lib/stats.js'
 
 const COLORS = {
   plezi: '#e4572e',
+  'plezi-deflate': '#a4243b',
   'plezi-auto': '#f3a712',
+  'plezi-request': '#d8973c',
   'ws-frame-once': '#4c72b0',
+  'ws-deflate': '#2a4d7f',
   'fastify-websocket': '#55a868',
   socketio: '#8172b2'
 }
 const LABELS = {
   plezi: 'fastify-plezi',
+  'plezi-deflate': 'fastify-plezi compression',
   'plezi-auto': 'fastify-plezi auto-dispatch',
+  'plezi-request': 'fastify-plezi auto-dispatch, _EID_ (ack + reply)',
   'ws-frame-once': 'ws frame-once (reference)',
+  'ws-deflate': 'ws perMessageDeflate',
   'fastify-websocket': '@fastify/websocket',
   socketio: 'Socket.IO'
 }
-const SHORT = { plezi: 'plezi', 'plezi-auto': 'plezi auto', 'ws-frame-once': 'ws frame-once', 'fastify-websocket': '@fastify/ws', socketio: 'Socket.IO' }
+const SHORT = {
+  plezi: 'plezi',
+  'plezi-deflate': 'plezi deflate',
+  'plezi-auto': 'plezi auto',
+  'plezi-request': 'plezi _EID_',
+  'ws-frame-once': 'ws frame-once',
+  'ws-deflate': 'ws deflate',
+  'fastify-websocket': '@fastify/ws',
+  socketio: 'Socket.IO'
+}
+// The chart's legend: the subjects of the fan-out, echo and memory panels.
+const LEGEND = ['plezi', 'plezi-auto', 'ws-frame-once', 'fastify-websocket', 'socketio']
 const LOADGEN_SATURATED = 90
 
 const fmt = (v, digits = 2) => {
@@ -51,6 +68,11 @@ function cellsOrError (slot, cells) {
   return cells
 }
 
+function statusCell (t) {
+  if (t.status === 'no') return '**no**'
+  return t.status ?? (t.met === null ? 'not measured' : t.met ? 'yes' : '**no**')
+}
+
 // One markdown section per scenario: medians, then "ours ÷ this" ratios.
 const SECTIONS = {
   broadcast: {
@@ -58,6 +80,14 @@ const SECTIONS = {
     columns: ['clients', 'server', 'p50 ms', 'p95 ms', 'max ms', 'server CPU µs / delivery', 'deliveries/s', 'load-gen CPU %', 'plezi ÷ this: CPU/delivery', 'plezi ÷ this: p95'],
     row: (r, param, s, v) => [param, LABELS[s], fmt(v.p50Ms), fmt(v.p95Ms), fmt(v.maxMs), fmt(v.serverCpuPerDeliveryUs), fmt(v.deliveredPerSec), loadgenCell(v.loadgenCpuPct),
       isOurs(s) ? '—' : x(ratioOf(r, 'broadcast', param, 'serverCpuPerDeliveryUs', 'plezi', s)), isOurs(s) ? '—' : x(ratioOf(r, 'broadcast', param, 'p95Ms', 'plezi', s))]
+  },
+  compression: {
+    title: 'Compression: a 4 KB JSON message (chat history, compressible) broadcast to clients that all offered permessage-deflate (4 senders, threshold 1,024 bytes)',
+    columns: ['clients', 'server', 'server CPU µs / delivery', 'bytes on the wire / delivery', 'compressed', 'RSS MB after the run', 'RSS KB / conn', 'p50 ms', 'p95 ms', 'deliveries/s', 'load-gen CPU %', 'plezi compression ÷ this: CPU/delivery', 'plezi compression ÷ this: RSS'],
+    row: (r, param, s, v) => [param, LABELS[s], fmt(v.serverCpuPerDeliveryUs), fmt(v.wireBytesPerDelivery, 0), typeof v.compressedShare === 'number' ? `${Math.round(100 * v.compressedShare)} %` : '—',
+      fmt(v.rssMB), fmt(v.rssPerConnKB), fmt(v.p50Ms), fmt(v.p95Ms), fmt(v.deliveredPerSec), loadgenCell(v.loadgenCpuPct),
+      s === 'plezi-deflate' ? '—' : x(ratioOf(r, 'compression', param, 'serverCpuPerDeliveryUs', 'plezi-deflate', s)),
+      s === 'plezi-deflate' ? '—' : x(ratioOf(r, 'compression', param, 'rssMB', 'plezi-deflate', s))]
   },
   echo: {
     title: 'Echo: ping-pong messages per second',
@@ -99,9 +129,16 @@ export function markdown (results) {
       `⚠ marks a load generator above ${LOADGEN_SATURATED}% of its core: there the client, not the server, set the pace.`,
     ''
   ]
-  if (results.targets.length && results.summary.broadcast !== undefined) {
-    out.push('#### Targets (issue 6)', '', table(['target', 'at', 'ratio of medians', 'median of per-round ratios', 'goal', 'met'], results.targets.map((t) => [
-      t.text, t.param ? `${Number(t.param).toLocaleString('en-US')} clients` : '—', x(t.value), x(t.paired), t.max !== undefined ? `≤ ${t.max}×` : `≥ ${t.min}×`, t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'
+  if (results.targets.length) {
+    const quick = results.mode === 'quick'
+    out.push('#### Targets', '')
+    if (quick) {
+      out.push('**Quick run: these figures are not comparable to the targets** (fewer clients, shorter phases, one round); ' +
+        'the targets are judged on a full run (`npm run bench`).', '')
+    }
+    out.push(table(['target', 'at', 'ratio of medians', 'median of per-round ratios', 'goal', 'met'], results.targets.map((t) => [
+      t.text, t.param ? `${Number(t.param).toLocaleString('en-US')} clients` : '—', x(t.value), x(t.paired),
+      t.max !== undefined ? `≤ ${t.max}×` : t.min !== undefined ? `≥ ${t.min}×` : 'report', statusCell(t)
     ])), '')
   }
   for (const [scenario, section] of Object.entries(SECTIONS)) {
@@ -185,13 +222,14 @@ function barChart (box, bySubject, metrics, yLabel, title) {
 
 export function svg (results) {
   const W = 1000
-  const H = 760
+  const H = 1090
   const first = (byParam) => (byParam ? byParam[Object.keys(byParam).sort((a, b) => Number(a) - Number(b)).at(-1)] : undefined)
   const m = results.machine
-  const legend = Object.entries(LABELS).map(([s, label], i) =>
-    `<rect x="${60 + i * 185}" y="52" width="12" height="12" fill="${COLORS[s]}"/><text x="${78 + i * 185}" y="62" class="tick">${esc(label)}</text>`)
+  const legend = LEGEND.map((s, i) =>
+    `<rect x="${60 + i * 185}" y="52" width="12" height="12" fill="${COLORS[s]}"/><text x="${78 + i * 185}" y="62" class="tick">${esc(LABELS[s])}</text>`)
   const memoryKey = Object.keys(results.summary.memory ?? {})[0]
   const echoKey = Object.keys(results.summary.echo ?? {})[0]
+  const compressionKey = Object.keys(results.summary.compression ?? {}).sort((a, b) => Number(a) - Number(b)).at(-1)
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif">`,
     '<style>.title{font-size:14px;font-weight:600}.tick{font-size:11px;fill:#333}.label{font-size:12px;fill:#444}.value{font-size:10px;fill:#222}.grid{stroke:#e5e5e5}</style>',
@@ -204,6 +242,8 @@ export function svg (results) {
     ...barChart({ x0: 80, y0: 440, w: 380, h: 220 }, first(results.summary.echo), [['messagesPerSec', 1]], 'messages / s', `Echo throughput (${echoKey ?? '?'} clients ping-pong)`),
     ...barChart({ x0: 580, y0: 440, w: 380, h: 220 }, first(results.summary.memory), [['rssPerConnKB', 1], ['heapPerConnKB', 0.45]], 'KB per connection', `Memory per idle connection (${memoryKey ? Number(memoryKey).toLocaleString('en-US') : '?'} open)`),
     `<text x="580" y="${440 + 220 + 36}" class="label">solid: RSS, light: V8 heap</text>`,
+    ...barChart({ x0: 80, y0: 770, w: 380, h: 220 }, first(results.summary.compression), [['serverCpuPerDeliveryUs', 1]], 'server CPU µs per delivery', `Compressed 4 KB broadcast (${compressionKey ? Number(compressionKey).toLocaleString('en-US') : '?'} clients)`),
+    ...barChart({ x0: 580, y0: 770, w: 380, h: 220 }, first(results.summary.compression), [['rssMB', 1]], 'RSS MB after the run', 'Server memory with every client compressing'),
     '</svg>'
   ]
   return parts.join('\n') + '\n'

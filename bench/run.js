@@ -15,17 +15,19 @@ import { buildSnapshot } from './lib/snapshot.js'
 import { summarize } from './lib/summary.js'
 import { round as roundTo } from './lib/stats.js'
 import { writeReport } from './report.js'
-import { SERVERS, ECHO_VARIANTS, broadcastCase, echoCase, memoryCase, scaleOutCase, connectCase } from './scenarios.js'
+import { SERVERS, DEFLATE_SERVERS, ECHO_VARIANTS, broadcastCase, compressionCase, echoCase, memoryCase, scaleOutCase, connectCase } from './scenarios.js'
+import { Progress } from './lib/progress.js'
 
 const PRESETS = {
   quick: {
     rounds: 1,
-    deadlineS: 110,
+    deadlineS: 150,
     broadcast: { clients: [1000], broadcasts: 100, senders: 4, pad: 200 },
     echo: { clients: 50, seconds: 3, warmSeconds: 0.5, pad: 200 },
     memory: { clients: 2000 },
     scaleout: { clients: 1000, broadcasts: 100, senders: 4, pad: 200 },
-    connect: { clients: 1000, concurrency: 100 }
+    connect: { clients: 1000, concurrency: 100 },
+    compression: { clients: 1000, broadcasts: 20, senders: 4, bytes: 4096 }
   },
   full: {
     rounds: 3,
@@ -34,7 +36,8 @@ const PRESETS = {
     echo: { clients: 50, seconds: 10, warmSeconds: 1, pad: 200 },
     memory: { clients: 10000 },
     scaleout: { clients: 5000, broadcasts: 100, senders: 4, pad: 200 },
-    connect: { clients: 5000, concurrency: 100 }
+    connect: { clients: 5000, concurrency: 100 },
+    compression: { clients: 5000, broadcasts: 20, senders: 4, bytes: 4096 }
   }
 }
 
@@ -43,17 +46,20 @@ const SCENARIOS = {
   echo: { run: echoCase, subjects: Object.keys(ECHO_VARIANTS), params: (c) => [c.echo] },
   memory: { run: memoryCase, subjects: Object.keys(SERVERS), params: (c) => [c.memory] },
   scaleout: { run: scaleOutCase, subjects: ['plezi', 'socketio'], params: (c) => [c.scaleout] },
-  connect: { run: connectCase, subjects: Object.keys(SERVERS), params: (c) => [c.connect] }
+  connect: { run: connectCase, subjects: Object.keys(SERVERS), params: (c) => [c.connect] },
+  compression: { run: compressionCase, subjects: [...Object.keys(DEFLATE_SERVERS), 'plezi'], params: (c) => [c.compression] }
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --quick                 small run, about 1 minute (default: full run, 10 to 14 minutes)
+  --quick                 small run, about 2 minutes; its figures are not comparable to the
+                          targets (default: full run, 12 to 17 minutes)
   --scenarios=a,b         subset of: ${Object.keys(SCENARIOS).join(', ')}
-  --servers=a,b           subset of: ${[...new Set([...Object.keys(SERVERS), ...Object.keys(ECHO_VARIANTS)])].join(', ')}
+  --servers=a,b           subset of: ${[...new Set([...Object.keys(SERVERS), ...Object.keys(ECHO_VARIANTS), ...Object.keys(DEFLATE_SERVERS)])].join(', ')}
   --rounds=N              interleaved rounds per case (medians are taken over them)
   --clients=N,N           broadcast client counts        --broadcasts=N   broadcasts per case
   --echo-seconds=S        echo duration                  --memory-clients=N
-  --scaleout-clients=N    --connect-clients=N            --loadgens=N  load-generator processes
+  --scaleout-clients=N    --connect-clients=N            --compression-clients=N
+  --loadgens=N            load-generator processes
   --no-pin                do not pin with taskset        --out=DIR  (default bench/results)
   --client=raw|ws         websocket client in the load generator (default raw: lean frame parser)
   --cpu-prof              write a V8 CPU profile per server process to OUT/profiles/
@@ -66,7 +72,7 @@ function parseCli () {
     options: Object.fromEntries([
       ['quick', 'boolean'], ['no-pin', 'boolean'], ['help', 'boolean'], ['scenarios', 'string'], ['servers', 'string'],
       ['rounds', 'string'], ['clients', 'string'], ['broadcasts', 'string'], ['echo-seconds', 'string'],
-      ['memory-clients', 'string'], ['scaleout-clients', 'string'], ['connect-clients', 'string'],
+      ['memory-clients', 'string'], ['scaleout-clients', 'string'], ['connect-clients', 'string'], ['compression-clients', 'string'],
       ['loadgens', 'string'], ['out', 'string'], ['plezi', 'string'], ['client', 'string'], ['cpu-prof', 'boolean'], ['snapshot', 'boolean']
     ].map(([name, type]) => [name, { type }]))
   })
@@ -83,11 +89,12 @@ function parseCli () {
   }
   if (values.rounds) config.rounds = int('rounds')
   if (values.clients) config.broadcast.clients = values.clients.split(',').map(Number)
-  if (values.broadcasts) config.broadcast.broadcasts = config.scaleout.broadcasts = int('broadcasts')
+  if (values.broadcasts) config.broadcast.broadcasts = config.scaleout.broadcasts = config.compression.broadcasts = int('broadcasts')
   if (values['echo-seconds']) config.echo.seconds = Number(values['echo-seconds'])
   if (values['memory-clients']) config.memory.clients = int('memory-clients')
   if (values['scaleout-clients']) config.scaleout.clients = int('scaleout-clients')
   if (values['connect-clients']) config.connect.clients = int('connect-clients')
+  if (values['compression-clients']) config.compression.clients = int('compression-clients')
   const list = (name, all) => {
     if (!values[name]) return all
     const picked = values[name].split(',')
@@ -140,7 +147,8 @@ async function prepare (cli) {
   return { ctx, notes }
 }
 
-async function runCase (ctx, cases, { scenario, round, subject, params, run }) {
+async function runCase (ctx, cases, progress, item) {
+  const { scenario, round, subject, params, run } = item
   const label = `[round ${round}] ${scenario} ${subject} ${describe(params)}`
   const t0 = Date.now()
   ctx.label = `${scenario}-${params.clients}`
@@ -154,25 +162,37 @@ async function runCase (ctx, cases, { scenario, round, subject, params, run }) {
     cases.push({ scenario, round, subject, params, error: err.message })
     console.error(`${label}: FAILED ${err.message}`)
   }
+  progress.done(item, Date.now() - t0)
 }
 
-// Round by round, every scenario, every server, the server order rotating.
-async function runAll (cli, ctx, notes, deadline) {
-  const cases = []
+// Every case of the run, in order: round by round, every scenario, every server, the server
+// order rotating.
+function plan (cli, ctx) {
+  const list = []
   for (let round = 1; round <= cli.config.rounds; round++) {
     for (const scenario of cli.scenarios) {
       if (scenario === 'scaleout' && !ctx.redisUrl) continue
       const { run, subjects, params: paramsOf } = SCENARIOS[scenario]
       for (const params of paramsOf(cli.config)) {
-        for (const subject of rotate(subjects.filter(ctx.wanted), round - 1)) {
-          if (Date.now() > deadline) {
-            notes.push(`deadline reached: skipped [round ${round}] ${scenario} ${subject} ${describe(params)}`)
-            continue
-          }
-          await runCase(ctx, cases, { scenario, round, subject, params, run })
-        }
+        for (const subject of rotate(subjects.filter(ctx.wanted), round - 1)) list.push({ scenario, round, subject, params, run })
       }
     }
+  }
+  return list
+}
+
+async function runAll (cli, ctx, notes, started, deadline) {
+  const cases = []
+  const list = plan(cli, ctx)
+  const progress = new Progress(list, { started, deadline, log: (line) => console.error(line) })
+  progress.start()
+  for (const item of list) {
+    if (Date.now() > deadline) {
+      notes.push(`deadline reached: skipped [round ${item.round}] ${item.scenario} ${item.subject} ${describe(item.params)}`)
+      progress.skipped(item)
+      continue
+    }
+    await runCase(ctx, cases, progress, item)
   }
   return cases
 }
@@ -184,7 +204,7 @@ async function main () {
   const machineInfo = machine(cli.pin)
   if (cli.snapshotCommit) machineInfo.commit = `${cli.snapshotCommit} (committed HEAD, snapshot)`
   console.error(`bench: ${cli.mode} mode, ${cli.config.rounds} round(s), scenarios ${cli.scenarios.join(', ')}; ${cli.pin ? 'pinned' : 'not pinned'}`)
-  const cases = await runAll(cli, ctx, notes, started + cli.config.deadlineS * 1000)
+  const cases = await runAll(cli, ctx, notes, started, started + cli.config.deadlineS * 1000)
   const argv = process.argv.slice(2)
   const results = {
     command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
@@ -194,7 +214,7 @@ async function main () {
     durationS: Math.round((Date.now() - started) / 1000),
     loadAvgAtEnd: loadavg().map((l) => roundTo(l, 2)),
     notes,
-    ...summarize(cases),
+    ...summarize(cases, { quick: cli.mode === 'quick' }),
     cases
   }
   mkdirSync(cli.out, { recursive: true })

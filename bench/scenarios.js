@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { Child } from './lib/procs.js'
 import { Fanout } from './lib/fanout.js'
 import { percentile } from './lib/stats.js'
+import { padFields, chatFields } from './lib/payload.js'
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
 
@@ -15,10 +16,19 @@ export const SERVERS = {
   plezi: { script: here('./servers/plezi.js'), client: 'ws', path: '/bench' }
 }
 
+// The compression scenario's subjects (not part of the other scenarios).
+export const COMPRESSION_THRESHOLD = 1024
+export const DEFLATE_SERVERS = {
+  'plezi-deflate': { script: here('./servers/plezi.js'), client: 'ws', path: '/bench', env: { BENCH_COMPRESSION: COMPRESSION_THRESHOLD } },
+  'ws-deflate': { script: here('./servers/ws-deflate.js'), client: 'ws', path: '/bench' }
+}
+const ALL_SERVERS = { ...SERVERS, ...DEFLATE_SERVERS }
+
 // Echo variants: which server, which endpoint, which message shape.
 export const ECHO_VARIANTS = {
   plezi: { server: 'plezi', path: '/bench', mode: 'type' },
   'plezi-auto': { server: 'plezi', path: '/auto', mode: 'event' },
+  'plezi-request': { server: 'plezi', path: '/auto', mode: 'request' },
   'fastify-websocket': { server: 'fastify-websocket', path: '/bench', mode: 'type' },
   socketio: { server: 'socketio', path: '', mode: 'type' }
 }
@@ -28,8 +38,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let caseNumber = 0
 
-async function startServer (ctx, name, { redis = null, prefix } = {}) {
-  const spec = SERVERS[name]
+export async function startServer (ctx, name, { redis = null, prefix } = {}) {
+  const spec = ALL_SERVERS[name]
   const number = ++caseNumber
   // --cpu-prof: one V8 profile per server process, for `node --cpu-prof` style digging.
   const profile = ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${String(number).padStart(3, '0')}-${ctx.label ?? 'case'}-${name}.cpuprofile`] : []
@@ -43,7 +53,8 @@ async function startServer (ctx, name, { redis = null, prefix } = {}) {
       // In-process pub/sub unless the scenario asks for Redis.
       REDIS_URL: null,
       PL_REDIS_URL: null,
-      NODE_ENV: 'production'
+      NODE_ENV: 'production',
+      ...spec.env
     }
   })
   const failed = child.once('failed', 20_000).then((msg) => { throw new Error(`${name} failed to start: ${msg.error}`) })
@@ -53,7 +64,7 @@ async function startServer (ctx, name, { redis = null, prefix } = {}) {
   return child
 }
 
-async function startLoadgens (ctx, count) {
+export async function startLoadgens (ctx, count) {
   return Promise.all(Array.from({ length: count }, async (_, i) => {
     const child = new Child(`loadgen-${i}`, LOADGEN, { cpus: ctx.pin?.loadgen, maxMs: ctx.caseMaxMs })
     await child.once('ready', 10_000)
@@ -61,13 +72,13 @@ async function startLoadgens (ctx, count) {
   }))
 }
 
-function url (name, port, path = SERVERS[name].path) {
-  return `${SERVERS[name].client === 'ws' ? 'ws' : 'http'}://127.0.0.1:${port}${path}`
+export function url (name, port, path = ALL_SERVERS[name].path) {
+  return `${ALL_SERVERS[name].client === 'ws' ? 'ws' : 'http'}://127.0.0.1:${port}${path}`
 }
 
 // Websocket servers are driven by the lean raw client unless --client=ws.
 function kindOf (ctx, name) {
-  const kind = SERVERS[name].client
+  const kind = ALL_SERVERS[name].client
   return kind === 'ws' ? ctx.wsClient : kind
 }
 
@@ -77,18 +88,33 @@ function loadgensFor (ctx, clients) {
 
 // Split `total` connections over the load generators; client i (global index)
 // goes to urls[i % urls.length].
-async function connectAll (loadgens, { kind, urls, total, concurrency = 100, timeoutMs }) {
+export async function connectAll (loadgens, { kind, urls, total, concurrency = 100, timeoutMs, deflate = false }) {
   let offset = 0
   const replies = await Promise.all(loadgens.map((lg, k) => {
     const count = Math.floor(total / loadgens.length) + (k < total % loadgens.length ? 1 : 0)
-    const args = { kind, urls, count, offset, concurrency }
+    const args = { kind, urls, count, offset, concurrency, deflate }
     offset += count
     return lg.request('connect', args, timeoutMs)
   }))
   const opened = replies.reduce((sum, r) => sum + r.opened, 0)
   const errors = replies.flatMap((r) => r.errors)
   if (opened !== total) throw new Error(`only ${opened} of ${total} clients connected: ${errors.join('; ')}`)
-  return { ms: Math.max(...replies.map((r) => r.ms)), cpu: replies.reduce((sum, r) => sum + r.cpu, 0) }
+  return {
+    ms: Math.max(...replies.map((r) => r.ms)),
+    cpu: replies.reduce((sum, r) => sum + r.cpu, 0),
+    negotiated: replies.reduce((sum, r) => sum + (r.negotiated ?? 0), 0)
+  }
+}
+
+async function wireOf (loadgens) {
+  const replies = await Promise.all(loadgens.map((lg) => lg.request('wire')))
+  return replies.reduce((acc, r) => ({
+    frames: acc.frames + r.frames,
+    bytes: acc.bytes + r.bytes,
+    compressed: acc.compressed + r.compressed,
+    corrupt: acc.corrupt + r.corrupt,
+    firstCorrupt: acc.firstCorrupt ?? r.firstCorrupt
+  }), { frames: 0, bytes: 0, compressed: 0, corrupt: 0, firstCorrupt: null })
 }
 
 async function cpuOf (children) {
@@ -96,7 +122,7 @@ async function cpuOf (children) {
   return replies.reduce((sum, r) => sum + r.cpu, 0)
 }
 
-async function statsOf (servers, gc = false) {
+export async function statsOf (servers, gc = false) {
   const replies = await Promise.all(servers.map((s) => s.request('stats', { gc }, 30_000)))
   return replies.reduce((acc, r) => ({
     cpu: acc.cpu + r.cpu,
@@ -106,26 +132,30 @@ async function statsOf (servers, gc = false) {
   }), { cpu: 0, rss: 0, heapUsed: 0, conns: 0 })
 }
 
-async function stopAll (children) {
+export async function stopAll (children) {
   await Promise.all(children.map((c) => c.stop()))
 }
 
-// Broadcast (and scale-out): connect, warm up, measure B broadcasts.
-async function fanoutCase (ctx, servers, urls, kind, { clients, broadcasts, senders, pad }) {
+// Broadcast (and scale-out, and compression): connect, warm up, measure B broadcasts.
+// `fields`: the broadcast's members; `deflate`: clients offer permessage-deflate, and the
+// result says what came over the wire and the server's memory after the run.
+async function fanoutCase (ctx, servers, urls, kind, { clients, broadcasts, senders, pad }, { fields = padFields(pad), deflate = false } = {}) {
   const loadgens = await startLoadgens(ctx, loadgensFor(ctx, clients))
-  const fanout = new Fanout(loadgens, servers, { broadcasts, senders, pad: 'x'.repeat(pad) })
+  const fanout = new Fanout(loadgens, servers, { broadcasts, senders, fields })
   try {
-    const connect = await connectAll(loadgens, { kind, urls, total: clients, timeoutMs: ctx.phaseTimeoutMs })
+    const base = deflate ? await statsOf(servers, true) : null
+    const connect = await connectAll(loadgens, { kind, urls, total: clients, timeoutMs: ctx.phaseTimeoutMs, deflate })
     await sleep(300)
     const tracked = await fanout.track()
     if (tracked !== clients) throw new Error(`${tracked} of ${clients} clients still open`)
-    await fanout.warmUp()
-    const [s0, l0] = await Promise.all([statsOf(servers), cpuOf(loadgens)])
+    // a warm-up broadcast may take seconds where the server compresses for every socket
+    await fanout.warmUp(deflate ? 20_000 : 3000)
+    const [s0, l0, w0] = await Promise.all([statsOf(servers), cpuOf(loadgens), deflate ? wireOf(loadgens) : null])
     const run = await fanout.measure(ctx.phaseTimeoutMs)
-    const [s1, l1] = await Promise.all([statsOf(servers), cpuOf(loadgens)])
+    const [s1, l1, w1] = await Promise.all([statsOf(servers), cpuOf(loadgens), deflate ? wireOf(loadgens) : null])
     const deliveries = run.completed * clients
     const ms = (us) => us / 1000
-    return {
+    const result = {
       clients,
       broadcasts: run.completed,
       error: run.error ?? undefined,
@@ -140,6 +170,22 @@ async function fanoutCase (ctx, servers, urls, kind, { clients, broadcasts, send
       loadgens: loadgens.length,
       connectMs: connect.ms
     }
+    if (!deflate) return result
+    const frames = w1.frames - w0.frames
+    if (w1.corrupt > 0) result.error ??= `${w1.corrupt} compressed broadcasts did not inflate to what was sent: ${w1.firstCorrupt}`
+    if (frames !== deliveries) result.error ??= `${frames} broadcast frames received for ${deliveries} deliveries`
+    // after the run, so that per-socket compressors (ws) exist; after GC, like `memory`
+    const after = await statsOf(servers, true)
+    return {
+      ...result,
+      negotiated: connect.negotiated,
+      payloadBytes: Buffer.byteLength(`{"type":"broadcast","payload":{"id":${broadcasts},${fields}}}`),
+      wireBytesPerDelivery: (w1.bytes - w0.bytes) / frames,
+      compressedShare: (w1.compressed - w0.compressed) / frames,
+      rssMB: after.rss / 2 ** 20,
+      rssPerConnKB: (after.rss - base.rss) / clients / 1024,
+      baseRssMB: base.rss / 2 ** 20
+    }
   } finally {
     fanout.dispose()
     await stopAll(loadgens)
@@ -150,6 +196,21 @@ export async function broadcastCase (ctx, name, params) {
   const server = await startServer(ctx, name)
   try {
     return await fanoutCase(ctx, [server], [url(name, server.port)], kindOf(ctx, name), params)
+  } finally {
+    await server.stop()
+  }
+}
+
+// A realistic 4 KB JSON message to clients that all offer permessage-deflate: fastify-plezi
+// compressing once per publish, `ws` compressing per socket, and fastify-plezi uncompressed.
+// Always the raw client: it is the one that can count compressed bytes.
+export async function compressionCase (ctx, name, params) {
+  const server = await startServer(ctx, name)
+  try {
+    const result = await fanoutCase(ctx, [server], [url(name, server.port)], 'raw', params, { fields: chatFields(params.bytes), deflate: true })
+    const wanted = name === 'plezi' ? 0 : params.clients
+    if (result.negotiated !== wanted) result.error ??= `${result.negotiated} of ${params.clients} clients negotiated permessage-deflate, expected ${wanted}`
+    return result
   } finally {
     await server.stop()
   }

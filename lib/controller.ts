@@ -2,6 +2,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { Cookies } from './http/cookies.js'
 import { appFor, type AppContext } from './context.js'
+import { releaseUpgradeResponse } from './http/release-reply.js'
 import { PLZ_ERR_NO_APP, PLZ_ERR_NOT_CONNECTED, PLZ_ERR_NO_REPLY } from './errors.js'
 import { checkChannel, isPattern, type SubscribeOptions } from './pubsub/channel.js'
 import type { MessagePosition } from './pubsub/message.js'
@@ -62,6 +63,8 @@ export function createController<C extends Controller> (Klass: new () => C, cont
 export function attachConnection (controller: Controller, connection: ConnectionPort): void {
   controller[kConnection] = connection
   // the 101 is gone: nothing can be sent through the reply any more, and it need not stay in memory
+  const reply = controller[kReply]
+  if (reply !== null) releaseUpgradeResponse(reply)
   controller[kReply] = null
   controller.cookies.seal()
 }

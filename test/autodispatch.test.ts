@@ -70,6 +70,70 @@ t.test('_EID_: ack first, before the handler runs; ids round-trip exactly', asyn
   t.same(await c.json(), { event: 'echo', n: 2 }, 'an _EID_ that is neither number nor string is ignored')
 })
 
+// The texts of the unmasked server frames in one chunk written to the socket.
+function framesIn (chunk: Buffer): string[] {
+  const texts: string[] = []
+  for (let at = 0; at < chunk.length;) {
+    let length = chunk[at + 1] & 0x7f
+    let header = 2
+    if (length === 126) { length = chunk.readUInt16BE(at + 2); header = 4 }
+    texts.push(chunk.toString('utf8', at + header, at + header + length))
+    at += header + length
+  }
+  return texts
+}
+
+t.test('_EID_: the ack and a reply ready in the same turn go out in one write, order unchanged', async (t) => {
+  const writes: string[][] = []
+  class Counted extends Controller {
+    static autoDispatch = true
+    onOpen () {
+      const socket = this.request.raw.socket
+      const write = socket.write
+      // observes what the server hands to its TCP socket, then writes it as usual
+      socket.write = function (this: typeof socket, chunk: unknown, ...rest: unknown[]) {
+        if (Buffer.isBuffer(chunk)) writes.push(framesIn(chunk))
+        return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest)
+      } as typeof socket.write
+      return this.subscribe('news')
+    }
+
+    echo (m: EventMessage) { return { event: 'echo', n: m.n } }
+    publishing () {
+      void this.publish('news', 'published during the handler')
+      return { event: 'after publish' }
+    }
+
+    writing () {
+      this.write('written by the handler')
+      return { event: 'after write' }
+    }
+
+    closing () { this.close(4000, 'bye') }
+    async later () { await new Promise((resolve) => setImmediate(resolve)); return { event: 'later' } }
+  }
+  const { wsUrl } = await build(t, (app) => { app.plezi.route('/c', Counted) })
+  const c = await connect(t, `${wsUrl}/c`)
+  c.send({ event: 'echo', n: 1, _EID_: 1 })
+  t.same(await c.take(2), ['{"event":"_ack_","_EID_":1}', '{"event":"echo","n":1,"_EID_":1}'])
+  t.same(writes, [['{"event":"_ack_","_EID_":1}', '{"event":"echo","n":1,"_EID_":1}']], 'one write carried both frames')
+  writes.length = 0
+  c.send({ event: 'nothing here', _EID_: 2 })
+  t.same(await c.take(2), ['{"event":"_ack_","_EID_":2}', '{"event":"_err_","status":404,"error":"unknown event","request":"nothing here","_EID_":2}'])
+  t.equal(writes.length, 1, 'an _err_ goes with its ack too')
+  writes.length = 0
+  c.send({ event: 'later', _EID_: 3 })
+  t.same(await c.take(2), ['{"event":"_ack_","_EID_":3}', '{"event":"later","_EID_":3}'])
+  t.same(writes, [['{"event":"_ack_","_EID_":3}'], ['{"event":"later","_EID_":3}']], 'an async handler: the ack goes at once')
+  c.send({ event: 'publishing', _EID_: 4 })
+  t.same(await c.take(3), ['{"event":"_ack_","_EID_":4}', 'published during the handler', '{"event":"after publish","_EID_":4}'])
+  c.send({ event: 'writing', _EID_: 5 })
+  t.same(await c.take(3), ['{"event":"_ack_","_EID_":5}', 'written by the handler', '{"event":"after write","_EID_":5}'])
+  c.send({ event: 'closing', _EID_: 6 })
+  t.same(await c.next(), '{"event":"_ack_","_EID_":6}', 'a close in the handler comes after the ack')
+  t.same(await c.closed, { code: 4000, reason: 'bye' })
+})
+
 t.test('the reply keeps its own _EID_, and the handler\'s object is not mutated', async (t) => {
   let handlerObject: Record<string, unknown> | undefined
   class Keeper extends Calc {

@@ -50,3 +50,47 @@ t.test('the connection\'s own writes keep their place among published frames', a
   client.send('mix')
   t.same(await client.take(4), ['published 1', 'published 2', 'written 3', 'published 4'])
 })
+
+t.test('sockets getting the same frames in a turn share one joined buffer, written once each', async (t) => {
+  const chunks = new Map<string, unknown[][]>()
+  class Spied extends Controller {
+    async onOpen () {
+      await this.subscribe('feed')
+      const socket = this.request.raw.socket as Counted
+      const name = String(this.params.name)
+      const calls: unknown[][] = []
+      chunks.set(name, calls)
+      const write = socket._write
+      const writev = socket._writev
+      // observes each write the stream hands to the TCP handle, then lets it through
+      socket._write = function (chunk: unknown, ...rest: unknown[]) { calls.push([chunk]); return write.call(this, chunk, ...rest) }
+      if (writev) socket._writev = function (list: Array<{ chunk: unknown }>, ...rest: unknown[]) { calls.push(list.map((c) => c.chunk)); return writev.call(this, list, ...rest) }
+      this.write('ready')
+    }
+
+    onMessage () {}
+  }
+  const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/spied', Spied) })
+  const a = await connect(t, `${wsUrl}/spied?name=a`)
+  const b = await connect(t, `${wsUrl}/spied?name=b`)
+  t.equal(await a.next(), 'ready')
+  t.equal(await b.next(), 'ready')
+  chunks.get('a')!.length = 0
+  chunks.get('b')!.length = 0
+  for (const text of ['one', 'two', 'three']) void app.plezi.publish('feed', text)
+  t.same(await a.take(3), ['one', 'two', 'three'])
+  t.same(await b.take(3), ['one', 'two', 'three'])
+  const [writesA, writesB] = [chunks.get('a')!, chunks.get('b')!]
+  t.equal(writesA.length, 1, 'one write for a')
+  t.equal(writesB.length, 1, 'one write for b')
+  t.equal(writesA[0].length, 1, 'of one buffer, not a writev of three frames')
+  t.equal(writesA[0][0], writesB[0][0], 'the same buffer for both sockets: joined once')
+  writesA.length = 0
+  writesB.length = 0
+  const big = ['x', 'y', 'z'].map((c) => c.repeat(8 * 1024))
+  for (const text of big) void app.plezi.publish('feed', text)
+  t.same(await a.take(3), big)
+  t.same(await b.take(3), big)
+  t.same([writesA.length, writesA[0].length], [1, 3], 'large frames for one socket: written corked, no copy')
+  t.same([writesB.length, writesB[0].length], [1, 1], 'joined for the next socket with the same frames, whose copy then pays')
+})

@@ -3,7 +3,7 @@ import { SerialQueue } from '../lib/websocket/serial-queue.js'
 
 t.test('tasks run in order, one at a time, sync ones at once', async (t) => {
   const errors: unknown[] = []
-  const queue = new SerialQueue((err) => errors.push(err))
+  const queue = new SerialQueue({ taskFailed: (err) => errors.push(err) })
   const order: string[] = []
   queue.push(() => { order.push('sync 1') })
   t.same(order, ['sync 1'], 'an idle queue runs a task at once')

@@ -3,6 +3,8 @@
 //   parent → child  { cmd, id?, ...args }   (no id: a notification, no reply)
 //   child → parent  { reply: id, ok, ...result } | { ev, ...data }
 
+import { writeHeapSnapshot } from 'node:v8'
+
 const MAX_LIFETIME_MS = Number(process.env.BENCH_MAX_MS ?? 600_000)
 
 export function guard () {
@@ -46,14 +48,17 @@ export function nowMicros () {
   return Number(process.hrtime.bigint() / 1000n)
 }
 
+async function collectGarbage () {
+  if (!globalThis.gc) return
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
 export function serverStats (connections) {
   return async ({ gc }) => {
-    if (gc && globalThis.gc) {
-      for (let i = 0; i < 3; i++) {
-        globalThis.gc()
-        await new Promise((resolve) => setImmediate(resolve))
-      }
-    }
+    if (gc) await collectGarbage()
     const mem = process.memoryUsage()
     return { cpu: cpuMicros(), rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, conns: connections() }
   }
@@ -70,7 +75,14 @@ export async function runServer (start) {
   }
   try {
     const { port, connections } = await start(options)
-    onCommands({ stats: serverStats(connections) })
+    onCommands({
+      stats: serverStats(connections),
+      // bench/heap.js: what the open connections keep alive
+      heapSnapshot: async ({ path }) => {
+        await collectGarbage()
+        return { path: writeHeapSnapshot(path), conns: connections() }
+      }
+    })
     emit('ready', { port, pid: process.pid })
   } catch (err) {
     emit('failed', { error: String(err?.stack ?? err) })

@@ -8,7 +8,7 @@ const WARM_UPS = 5
 const STALL_MS = 10_000 // no broadcast completed for this long: give up
 
 export class Fanout {
-  constructor (loadgens, servers, { broadcasts, senders, pad }) {
+  constructor (loadgens, servers, { broadcasts, senders, fields }) {
     this.loadgens = loadgens
     this.servers = servers
     this.serverDied = null
@@ -19,7 +19,7 @@ export class Fanout {
     for (const s of servers) s.on('exit', this.onServerExit)
     this.broadcasts = broadcasts
     this.senders = senders
-    this.pad = pad
+    this.fields = fields
     this.sentAt = new Map()
     this.completes = new Map() // id → { n, t }
     this.latencies = new Map() // id → µs
@@ -46,7 +46,7 @@ export class Fanout {
   }
 
   async track () {
-    const tracked = await Promise.all(this.loadgens.map((lg) => lg.request('track', { ids: this.broadcasts + WARM_UPS })))
+    const tracked = await Promise.all(this.loadgens.map((lg) => lg.request('track', { ids: this.broadcasts + WARM_UPS, fields: this.fields })))
     return tracked.reduce((sum, t) => sum + t.expected, 0)
   }
 
@@ -57,7 +57,7 @@ export class Fanout {
       if (this.serverDied) throw new Error(this.serverDied)
       const id = this.broadcasts + w
       try {
-        await this.loadgens[0].request('send', { senders: [[id]], pad: this.pad }, timeoutMs)
+        await this.loadgens[0].request('send', { senders: [[id]], fields: this.fields }, timeoutMs)
         if (this.latencies.has(id)) return w + 1
       } catch {
         await this.loadgens[0].request('abort')
@@ -82,7 +82,7 @@ export class Fanout {
       this.loadgens[0].request('abort').catch(() => {})
     }, 1000)
     try {
-      await this.loadgens[0].request('send', { senders, pad: this.pad }, timeoutMs)
+      await this.loadgens[0].request('send', { senders, fields: this.fields }, timeoutMs)
     } catch (err) {
       error = err.message
       await this.loadgens[0].request('abort').catch(() => {})

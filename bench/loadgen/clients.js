@@ -6,6 +6,7 @@ import { guard, onCommands, emit, cpuMicros, nowMicros } from '../lib/child.js'
 import { connectWs } from './ws-client.js'
 import { connectRaw } from './raw-client.js'
 import { connectSocketIo } from './socketio-client.js'
+import { broadcastText } from '../lib/payload.js'
 
 guard()
 
@@ -18,10 +19,24 @@ let results = 0
 let closed = 0
 const waits = new Map() // broadcast id → resolve(done?)
 const echo = { phase: 'stop', count: 0, message: null }
+// Broadcast frames received: how many, their bytes on the wire (header included), how many
+// came compressed; and compressed payloads whose inflated text was not what was sent.
+const wire = { frames: 0, bytes: 0, compressed: 0, corrupt: 0, firstCorrupt: null }
+let fields = null // the broadcasts' members, to check inflated texts against
 
 const sink = {
-  broadcast (id) {
+  broadcast (id, frameBytes, compressed) {
+    wire.frames++
+    wire.bytes += frameBytes
+    if (compressed) wire.compressed++
     if (id < counts.length && ++counts[id] === expected) emit('complete', { id, t: nowMicros() })
+  },
+  inflated (plain) {
+    const text = plain.toString()
+    const id = JSON.parse(text)?.payload?.id
+    if (fields !== null && (text === broadcastText(id, fields) || text === broadcastText(id, fields, true))) return
+    wire.corrupt++
+    wire.firstCorrupt ??= text.slice(0, 200)
   },
   result () { results++ },
   echo (client) {
@@ -36,7 +51,7 @@ function openClients () {
   return clients.filter(Boolean)
 }
 
-async function connect ({ kind, urls, count, offset = 0, concurrency = 100, timeoutMs = 10_000 }) {
+async function connect ({ kind, urls, count, offset = 0, concurrency = 100, timeoutMs = 10_000, deflate = false }) {
   const open = CONNECTORS[kind]
   const start = performance.now()
   const cpu0 = cpuMicros()
@@ -48,7 +63,7 @@ async function connect ({ kind, urls, count, offset = 0, concurrency = 100, time
     while (next < count) {
       const i = next++
       try {
-        clients[base + i] = await open(urls[(offset + i) % urls.length], sink, timeoutMs)
+        clients[base + i] = await open(urls[(offset + i) % urls.length], sink, timeoutMs, { deflate })
       } catch (err) {
         failed++
         if (errors.length < 3) errors.push(String(err?.message ?? err))
@@ -56,10 +71,12 @@ async function connect ({ kind, urls, count, offset = 0, concurrency = 100, time
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
-  return { opened: count - failed, failed, errors, ms: performance.now() - start, cpu: cpuMicros() - cpu0 }
+  const negotiated = clients.slice(base).filter((c) => c?.deflate).length
+  return { opened: count - failed, failed, errors, negotiated, ms: performance.now() - start, cpu: cpuMicros() - cpu0 }
 }
 
-function track ({ ids }) {
+function track ({ ids, fields: members = null }) {
+  fields = members
   counts = new Int32Array(ids)
   expected = openClients().length
   results = 0
@@ -68,14 +85,14 @@ function track ({ ids }) {
 
 // senders: [[id, id, …], …]; sender j sends from client j, waiting for the
 // orchestrator's `done` (every client got it) before its next broadcast.
-async function send ({ senders, pad }) {
+async function send ({ senders, fields }) {
   const cpu0 = cpuMicros()
   await Promise.all(senders.map(async (ids, j) => {
     const client = clients[j]
     if (!client) throw new Error(`sender ${j} has no connection`)
     for (const id of ids) {
       const t = nowMicros()
-      client.broadcast(id, pad)
+      client.broadcast(id, fields)
       emit('sent', { id, t })
       const done = await new Promise((resolve) => waits.set(id, resolve))
       if (!done) return
@@ -131,6 +148,7 @@ onCommands({
   abort,
   echo: runEcho,
   cpu: () => ({ cpu: cpuMicros(), open: openClients().length - closed, closed }),
+  wire: () => ({ ...wire }),
   close
 })
 emit('ready', { pid: process.pid })

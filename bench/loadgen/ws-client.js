@@ -2,10 +2,19 @@
 // websocket-shootout protocol. Incoming broadcasts are recognised without
 // JSON.parse, so one process can keep up with thousands of sockets.
 import WebSocket from 'ws'
+import { broadcastText } from '../lib/payload.js'
 
 const BROADCAST = Buffer.from('broadcast')
 const ID_KEY = Buffer.from('"id":')
 const R = 0x52 // 'R' of broadcastResult
+const ACK = Buffer.from('{"event":"_ack_"')
+
+/** The echo message of each mode: shootout `type`, auto-dispatch `event`, or an event with an `_EID_` (ack + reply). */
+export function echoText (mode, pad) {
+  if (mode === 'event') return `{"event":"echo","payload":{"pad":"${pad}"}}`
+  if (mode === 'request') return `{"event":"echo","_EID_":1,"payload":{"pad":"${pad}"}}`
+  return `{"type":"echo","payload":{"pad":"${pad}"}}`
+}
 
 function readId (buf, at) {
   let id = 0
@@ -17,14 +26,18 @@ function readId (buf, at) {
   return id
 }
 
-// Recognise a shootout message from its bytes; shared with raw-client.js.
-// sink: { broadcast(id), result(id), echo(client), closed(client) }
-export function classify (data, sink, client) {
+// Recognise a shootout message from its bytes; shared with raw-client.js, which also says
+// how many bytes its frame took on the wire and whether it came compressed.
+// sink: { broadcast(id, frameBytes, compressed), result(id), echo(client), closed(client) }
+export function classify (data, sink, client, frameBytes = 0, compressed = false) {
   const i = data.indexOf(BROADCAST)
-  if (i < 0) return sink.echo(client)
+  if (i < 0) {
+    if (data[10] === 0x5f && data.indexOf(ACK) === 0) return // an _ack_: the reply follows
+    return sink.echo(client)
+  }
   const id = readId(data, data.indexOf(ID_KEY, i) + ID_KEY.length)
   if (data[i + BROADCAST.length] === R) sink.result(id)
-  else sink.broadcast(id)
+  else sink.broadcast(id, frameBytes, compressed)
 }
 
 export function connectWs (url, sink, timeoutMs) {
@@ -32,13 +45,9 @@ export function connectWs (url, sink, timeoutMs) {
     const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: timeoutMs })
     const client = {
       send (text) { ws.send(text) },
-      broadcast (id, pad) { ws.send(`{"type":"broadcast","payload":{"id":${id},"pad":"${pad}"}}`) },
+      broadcast (id, fields) { ws.send(broadcastText(id, fields)) },
       echo (text) { ws.send(text) },
-      echoMessage (mode, pad) {
-        return mode === 'event'
-          ? `{"event":"echo","payload":{"pad":"${pad}"}}`
-          : `{"type":"echo","payload":{"pad":"${pad}"}}`
-      },
+      echoMessage: echoText,
       close () { ws.terminate() }
     }
     ws.on('message', (data) => classify(data, sink, client))

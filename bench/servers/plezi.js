@@ -1,6 +1,8 @@
 // fastify-plezi, the Plezi way: onOpen subscribes the connection to a channel,
 // onMessage publishes to it. /auto is the JSON auto-dispatch variant (echo).
-// With BENCH_REDIS_URL set the pub/sub engine is Redis, scoped by BENCH_PREFIX.
+// With BENCH_REDIS_URL set the pub/sub engine is Redis, scoped by BENCH_PREFIX;
+// with BENCH_COMPRESSION=N, `compression: { threshold: N }` (permessage-deflate,
+// each published message deflated once for all its subscribers).
 import Fastify from 'fastify'
 import { runServer } from '../lib/child.js'
 
@@ -42,7 +44,13 @@ class AutoEcho extends Controller {
 
 runServer(async ({ host, redis, prefix }) => {
   const app = Fastify({ logger: { level: 'error' } })
-  await app.register(plezi, { appName: prefix, clientPath: false, ...(redis ? { redis } : {}) })
+  const threshold = Number(process.env.BENCH_COMPRESSION)
+  await app.register(plezi, {
+    appName: prefix,
+    clientPath: false,
+    ...(redis ? { redis } : {}),
+    ...(threshold > 0 ? { compression: { threshold } } : {})
+  })
   app.plezi.route('/bench', Shootout)
   app.plezi.route('/auto', AutoEcho)
   await app.listen({ host, port: 0 })

@@ -4,14 +4,14 @@ import { WebSocket } from 'ws'
 import type { ConnectionPort, Controller, SubscriptionHandler, Writable } from '../controller.js'
 import type { AppContext } from '../context.js'
 import type { MethodTable } from '../method-table.js'
-import { SerialQueue } from './serial-queue.js'
+import { SerialQueue, type QueueOwner } from './serial-queue.js'
 import { handleIncoming } from './dispatch.js'
 import type { PubSubMessage, SubscribeOptions } from '../pubsub/pubsub.js'
 import { ConnectionSubscriber } from './subscriber.js'
 import { HistorySubscriber, type HistorySubscription } from './history-subscriber.js'
 import { parseSince, type SinceEntry } from './since.js'
 import { flushOutbox, type OutboxOwner } from './outbox.js'
-import { buildFrame, deflateMode, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
+import { buildFrame, buildFrames, byteLengthOf, deflateMode, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
 import { payloadOf } from './payload.js'
 import { connectionChannel, reportError } from '../diagnostics.js'
 
@@ -35,7 +35,7 @@ const kConnection = Symbol('plezi.connection')
 const DIRECT_WRITE_MAX = 16 * 1024
 type TaggedSocket = WebSocket & { [kConnection]: Connection }
 
-export class Connection implements OutboxOwner, ConnectionPort {
+export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
   readonly controller: Hooks
   readonly queue: SerialQueue
   /** The stream ws writes to (null for a websocket without one we can use, e.g. from injectWS). */
@@ -46,6 +46,9 @@ export class Connection implements OutboxOwner, ConnectionPort {
   refusing = false
   /** Published messages waiting for this turn's flush (see outbox.ts). */
   outbox: PubSubMessage[] | null = null
+  // The `_ack_` of the event being dispatched, held while its handler runs synchronously, so
+  // that it goes out in one write with the next frame (usually the reply); see holdAck.
+  private heldAck: string | null = null
   // A server socket without extensions takes frames we build (see frame.ts); fixed once open.
   private readonly rawFrames: boolean
   /** Messages of at least this many bytes go out compressed (shared-deflate sockets), else false. */
@@ -75,10 +78,7 @@ export class Connection implements OutboxOwner, ConnectionPort {
     const compression = context.options.compression
     this.compressAbove = compression !== false && deflateMode(socket) === 'shared' ? compression.threshold : false
     if (support === 'internals') noticeOnce(context, 'ws-internals', 'fastify-plezi: this websocket does not have the ws internals prebuilt frames need (an injected websocket, or another ws version): writing through ws.send()')
-    this.queue = new SerialQueue((err) => {
-      this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed')
-      reportError(err, 'hook')
-    }, () => { this.resumeReading() })
+    this.queue = new SerialQueue(this)
   }
 
   /** Wires the socket's events (synchronously, so no message is missed) and queues `onOpen`. */
@@ -104,17 +104,61 @@ export class Connection implements OutboxOwner, ConnectionPort {
 
   /** Sends `data` as one frame (see payload.ts); false when closed; a TypeError for what has no frame. */
   write (data: Writable): boolean {
-    const { data: payload, binary } = payloadOf(data)
+    let payload: string | Uint8Array
+    let opcode = OPCODE_TEXT
+    if (typeof data === 'string') {
+      payload = data
+    } else {
+      const converted = payloadOf(data)
+      payload = converted.data
+      if (converted.binary) opcode = OPCODE_BINARY
+    }
     if (this.socket.readyState !== WebSocket.OPEN) return false
-    this.flush() // keep this connection's frames in order
-    this.send(payload, binary ? OPCODE_BINARY : OPCODE_TEXT)
+    if (this.heldAck === null || this.outbox !== null || !this.sendAfterAck(payload, opcode)) {
+      this.flush() // keep this connection's frames in order
+      this.send(payload, opcode)
+    }
     this.afterWrite()
     return true
   }
 
-  /** Writes the published frames waiting for the end of the turn. Every state change calls it first. */
+  /**
+   * Holds an event's `_ack_` until its handler's synchronous part is over (`releaseAck`): the
+   * next frame written in between — the reply, an `_err_`, the handler's own write — goes out
+   * with it in one write. Whatever would be written first (a close, published frames) writes it
+   * first, so the order on the wire is exactly that of writing the ack at once.
+   */
+  holdAck (ack: string): void {
+    this.flush() // what was published before the event goes before its ack
+    this.heldAck = ack
+  }
+
+  /** Writes the held `_ack_` if nothing took it along (an async handler, no reply). */
+  releaseAck (): void {
+    if (this.heldAck !== null) this.writeHeldAck()
+  }
+
+  /** Writes the held ack, then the published frames waiting for the end of the turn. Every state change calls it first. */
   flush (): void {
+    if (this.heldAck !== null) this.writeHeldAck()
     if (this.outbox !== null) flushOutbox(this)
+  }
+
+  private writeHeldAck (): void {
+    const ack = this.heldAck!
+    this.heldAck = null
+    if (this.socket.readyState !== WebSocket.OPEN) return
+    this.send(ack, OPCODE_TEXT)
+    this.afterWrite()
+  }
+
+  // The held ack and `payload` framed into one buffer, when both are ours to frame.
+  private sendAfterAck (payload: string | Uint8Array, opcode: number): boolean {
+    const ack = this.heldAck!
+    if (payload.length > DIRECT_WRITE_MAX || this.compresses(ack) || this.compresses(payload) || !this.rawWritable()) return false
+    this.heldAck = null
+    this.transport!.write(buildFrames(ack, OPCODE_TEXT, payload, opcode))
+    return true
   }
 
   /** Whether frames we built may be written to the transport now, in order with ws's own. */
@@ -122,10 +166,13 @@ export class Connection implements OutboxOwner, ConnectionPort {
     return this.rawFrames && senderIdle(this.socket)
   }
 
+  private compresses (data: string | Uint8Array): boolean {
+    return this.compressAbove !== false && byteLengthOf(data) >= this.compressAbove
+  }
+
   // Compressed direct writes are ws's (per connection); the shared compressor is for publishes.
   private send (data: string | Uint8Array, opcode: number): void {
-    const compress = this.compressAbove !== false && (typeof data === 'string' ? Buffer.byteLength(data) : data.length) >= this.compressAbove
-    if (!compress && data.length <= DIRECT_WRITE_MAX && this.rawWritable()) {
+    if (data.length <= DIRECT_WRITE_MAX && !this.compresses(data) && this.rawWritable()) {
       this.transport!.write(buildFrame(data, opcode))
     } else {
       this.socket.send(data, { binary: opcode === OPCODE_BINARY })
@@ -190,7 +237,14 @@ export class Connection implements OutboxOwner, ConnectionPort {
     this.socket.pause()
   }
 
-  private resumeReading (): void {
+  /** A hook, message or subscription handler threw or rejected (the queue goes on). */
+  taskFailed (err: unknown): void {
+    this.controller.log.error({ err }, 'fastify-plezi: websocket handler failed')
+    reportError(err, 'hook')
+  }
+
+  /** The queue ran dry: reads paused by `checkBacklog` resume. */
+  queueIdle (): void {
     if (!this.readingPaused) return
     this.readingPaused = false
     this.controller.log.debug('fastify-plezi: handlers caught up, resuming reads')

@@ -69,10 +69,20 @@ export function findHandler (table: MethodTable, name: string): Action | null {
   return table.events.get(name) ?? table.unknown ?? null
 }
 
+// The ack is due before anything the handler causes; held (see Connection.holdAck) so that
+// it shares one write with the reply when the handler answers synchronously.
 function runEvent (this: Connection, message: EventMessage): unknown {
-  const connection = this
   const id = eventIdOf(message)
-  if (id !== undefined) connection.write(`{"event":"_ack_","_EID_":${JSON.stringify(id)}}`)
+  if (id === undefined) return dispatchEvent(this, message, id)
+  this.holdAck(`{"event":"_ack_","_EID_":${JSON.stringify(id)}}`)
+  try {
+    return dispatchEvent(this, message, id)
+  } finally {
+    this.releaseAck()
+  }
+}
+
+function dispatchEvent (connection: Connection, message: EventMessage, id: EventId | undefined): unknown {
   const handler = findHandler(connection.table, message.event)
   if (handler === null) {
     connection.write(errorReply(404, message.event, id))

@@ -28,24 +28,49 @@ export const SENDER_IDLE = 0
  * cost more syscalls than the copy).
  */
 export function buildFrame (payload: string | Uint8Array, opcode: number, compressed = false): Buffer {
-  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
-  const header = length < 126 ? 2 : length < 65536 ? 4 : 10
-  const frame = Buffer.allocUnsafe(header + length)
-  frame[0] = (compressed ? 0xc0 : 0x80) | opcode // FIN, and RSV1 for a permessage-deflate payload
+  const length = byteLengthOf(payload)
+  const frame = Buffer.allocUnsafe(frameSize(length))
+  writeFrame(frame, 0, payload, length, opcode, compressed)
+  return frame
+}
+
+/** Two uncompressed frames in one buffer, for one write (an event's `_ack_` and its reply). */
+export function buildFrames (first: string | Uint8Array, firstOpcode: number, second: string | Uint8Array, secondOpcode: number): Buffer {
+  const firstLength = byteLengthOf(first)
+  const secondLength = byteLengthOf(second)
+  const firstSize = frameSize(firstLength)
+  const frames = Buffer.allocUnsafe(firstSize + frameSize(secondLength))
+  writeFrame(frames, 0, first, firstLength, firstOpcode, false)
+  writeFrame(frames, firstSize, second, secondLength, secondOpcode, false)
+  return frames
+}
+
+export function byteLengthOf (payload: string | Uint8Array): number {
+  return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
+}
+
+function frameSize (length: number): number {
+  return (length < 126 ? 2 : length < 65536 ? 4 : 10) + length
+}
+
+function writeFrame (target: Buffer, at: number, payload: string | Uint8Array, length: number, opcode: number, compressed: boolean): void {
+  target[at] = (compressed ? 0xc0 : 0x80) | opcode // FIN, and RSV1 for a permessage-deflate payload
+  let header = 2
   if (length < 126) {
-    frame[1] = length
+    target[at + 1] = length
   } else if (length < 65536) {
-    frame[1] = 126
-    frame.writeUInt16BE(length, 2)
+    target[at + 1] = 126
+    target.writeUInt16BE(length, at + 2)
+    header = 4
   } else {
-    frame[1] = 127
-    frame.writeUInt32BE(Math.floor(length / 0x100000000), 2)
-    frame.writeUInt32BE(length >>> 0, 6)
+    target[at + 1] = 127
+    target.writeUInt32BE(Math.floor(length / 0x100000000), at + 2)
+    target.writeUInt32BE(length >>> 0, at + 6)
+    header = 10
   }
   // a string is encoded straight into the frame: no intermediate Buffer, no concat
-  if (typeof payload === 'string') frame.write(payload, header)
-  else frame.set(payload, header)
-  return frame
+  if (typeof payload === 'string') target.write(payload, at + header)
+  else target.set(payload, at + header)
 }
 
 /** The stream `ws` writes a socket's frames to, as far as we need it. */

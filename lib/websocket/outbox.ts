@@ -19,8 +19,50 @@ export interface OutboxOwner {
   afterWrite (): void
 }
 
+// Up to this many bytes, joining a socket's frames costs less than writing them corked (a
+// writev); above, the copy only pays off when other sockets share the joined buffer.
+const JOIN_ALONE_MAX = 16 * 1024
+
+/**
+ * Several frames for one socket go out joined into one buffer (one write, not a corked writev).
+ * Subscribers of the same channels get the same frames in a turn: the scheduler keeps the last
+ * join, and a socket whose frames are the same messages reuses it, so the copy is made once per
+ * turn for all of them.
+ */
+export class JoinedFrames {
+  private messages: PubSubMessage[] | null = null
+  private threshold: number | false = false
+  private joined: Buffer | null = null
+
+  /** The frames of `messages` in one buffer, or null when they are better written corked. */
+  take (messages: PubSubMessage[], threshold: number | false): Buffer | null {
+    const last = this.messages
+    if (last === null || threshold !== this.threshold || !sameMessages(last, messages)) {
+      this.messages = messages
+      this.threshold = threshold
+      this.joined = null
+      let size = 0
+      for (const message of messages) size += message.frameFor(threshold).length
+      if (size > JOIN_ALONE_MAX) return null // joined if the next socket has the same frames
+    }
+    this.joined ??= Buffer.concat(messages.map((message) => message.frameFor(threshold)))
+    return this.joined
+  }
+
+  clear (): void {
+    this.messages = null
+    this.joined = null
+  }
+}
+
+function sameMessages (a: PubSubMessage[], b: PubSubMessage[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 /** Writes what `owner` holds: its frames prebuilt once per message, or through ws when it is busy. */
-export function flushOutbox (owner: OutboxOwner): void {
+export function flushOutbox (owner: OutboxOwner, joins?: JoinedFrames): void {
   const messages = owner.outbox
   owner.outbox = null
   const socket = owner.socket
@@ -28,8 +70,9 @@ export function flushOutbox (owner: OutboxOwner): void {
   if (owner.rawWritable()) {
     const raw = owner.transport!
     const threshold = owner.compressAbove
-    if (messages.length === 1) {
-      raw.write(messages[0].frameFor(threshold))
+    const joined = messages.length === 1 ? messages[0].frameFor(threshold) : joins?.take(messages, threshold) ?? null
+    if (joined !== null) {
+      raw.write(joined)
     } else {
       raw.cork()
       for (const message of messages) raw.write(message.frameFor(threshold))
@@ -45,11 +88,13 @@ export function flushOutbox (owner: OutboxOwner): void {
 export class OutboxScheduler {
   private dirty: OutboxOwner[] = []
   private scheduled = false
+  private readonly joins = new JoinedFrames()
   private readonly run = (): void => {
     this.scheduled = false
     const dirty = this.dirty
     this.dirty = []
-    for (const owner of dirty) flushOutbox(owner)
+    for (const owner of dirty) flushOutbox(owner, this.joins)
+    this.joins.clear() // the joined buffer belongs to this turn's sockets only
   }
 
   add (owner: OutboxOwner, message: PubSubMessage): void {

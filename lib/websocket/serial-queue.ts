@@ -6,6 +6,12 @@
 
 export type Task = (this: any, arg?: any) => unknown
 
+/** Who owns the queue: told of a task's failure and of each time the queue ran dry (an object, not closures: one queue per connection). */
+export interface QueueOwner {
+  taskFailed (err: unknown): void
+  queueIdle? (): void
+}
+
 export class SerialQueue {
   // flat triples: fn, this, arg
   private backlog: unknown[] | null = null
@@ -13,8 +19,8 @@ export class SerialQueue {
   private running = false
   private idleWaiters: Array<() => void> | null = null
 
-  /** `onIdle` runs each time the last waiting task has finished (maxBacklog's resume). */
-  constructor (private readonly onError: (err: unknown) => void, private readonly onIdle?: () => void) {}
+  /** `owner.queueIdle` runs each time the last waiting task has finished (maxBacklog's resume). */
+  constructor (private readonly owner: QueueOwner) {}
 
   /** Tasks pushed but not yet started. */
   get waiting (): number {
@@ -43,11 +49,11 @@ export class SerialQueue {
     try {
       result = fn.call(self, arg)
     } catch (err) {
-      this.onError(err)
+      this.owner.taskFailed(err)
       return true
     }
     if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-      (result as Promise<unknown>).then(() => { this.drain() }, (err: unknown) => { this.onError(err); this.drain() })
+      (result as Promise<unknown>).then(() => { this.drain() }, (err: unknown) => { this.owner.taskFailed(err); this.drain() })
       return false
     }
     return true
@@ -65,7 +71,7 @@ export class SerialQueue {
     this.backlog = null
     this.head = 0
     this.running = false
-    this.onIdle?.()
+    this.owner.queueIdle?.()
     const waiters = this.idleWaiters
     if (waiters !== null) {
       this.idleWaiters = null

@@ -5,6 +5,7 @@ import type { RedisOptions } from 'ioredis'
 import { PLZ_ERR_OPTION } from './errors.js'
 import { HistoryChannels } from './pubsub/history/channels.js'
 import { resolveLimits, type ResolvedLimits } from './pubsub/history/store.js'
+import { describe } from './describe.js'
 
 /** Decides whether a browser `Origin` may open a websocket. */
 export type OriginCheck = (origin: string) => boolean
@@ -106,13 +107,6 @@ function fail (option: string, message: string): never {
   throw new PLZ_ERR_OPTION(option, message)
 }
 
-function describe (value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`
-  if (typeof value === 'number') return `the number ${value}`
-  return `a value of type ${typeof value}`
-}
 
 function integer (option: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback

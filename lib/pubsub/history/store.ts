@@ -2,6 +2,7 @@
 // which is the same over any store: one read, then all or nothing.
 import { randomBytes } from 'node:crypto'
 import { PLZ_ERR_CHANNEL, PLZ_ERR_MESSAGE, PLZ_ERR_OPTION } from '../../errors.js'
+import { describe } from '../../describe.js'
 
 /** History keeps strings and JSON text; Buffers never reach a history channel. */
 export type HistoryKind = 'string' | 'json'
@@ -184,10 +185,3 @@ export class IdSource {
   }
 }
 
-function describe (value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`
-  if (typeof value === 'number') return `the number ${value}`
-  return `a value of type ${typeof value}`
-}

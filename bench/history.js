@@ -19,6 +19,7 @@ import { Fanout } from './lib/fanout.js'
 import { ensureRedis } from './lib/redis.js'
 import { machine } from './lib/machine.js'
 import { median, percentile, round } from './lib/stats.js'
+import { Redis } from 'ioredis'
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
 const SERVER = here('./servers/plezi-history.js')
@@ -90,6 +91,21 @@ async function until (loadgens, ready) {
   }
 }
 
+// The history keys a case's apps (appName `prefix`) leave in Redis: positions live for a day.
+async function dropHistoryKeys (prefix) {
+  const conn = new Redis(ctx.redisUrl)
+  try {
+    let cursor = '0'
+    do {
+      const [next, keys] = await conn.scan(cursor, 'MATCH', `plezi:history:{${prefix}/*`, 'COUNT', 1000)
+      if (keys.length > 0) await conn.del(...keys)
+      cursor = next
+    } while (cursor !== '0')
+  } finally {
+    conn.disconnect()
+  }
+}
+
 const cpuOf = async (children) => (await Promise.all(children.map((c) => c.request('stats', { gc: false })))).reduce((sum, r) => sum + r.cpu, 0)
 const stopAll = (children) => Promise.all(children.map((c) => c.stop()))
 const loadgensFor = (clients) => Math.max(1, Math.ceil(clients / 5000))
@@ -140,6 +156,7 @@ async function scaleOutCase (history, params) {
     return { ...(await fanout(servers, params)), servers: 2 }
   } finally {
     await stopAll(servers)
+    await dropHistoryKeys(prefix)
   }
 }
 
@@ -183,6 +200,7 @@ async function stormCase ({ clients, messages, pad }) {
     }
   } finally {
     await stopAll([...loadgens, a, b])
+    await dropHistoryKeys(prefix)
   }
 }
 

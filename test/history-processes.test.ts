@@ -7,9 +7,14 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Client, connect } from './helpers.js'
 import { REDIS_URL, uniqueAppName, ciRequiresRedis, redisAnswers } from './fixtures/pubsub-helpers.js'
-import { nextSub, pubs, range, type PubFrame, type SubFrame } from './fixtures/history-helpers.js'
+import { nextSub, pubs, range, type PubFrame, type SubFrame, dropHistoryKeysAtEnd } from './fixtures/history-helpers.js'
 
 const redisUp = await redisAnswers()
+// Every app of this file is scoped under one name, and its keys are deleted at the end.
+const scope = uniqueAppName('hproc')
+let apps = 0
+const appNameFor = (): string => `${scope}_${++apps}`
+if (redisUp) dropHistoryKeysAtEnd(t, REDIS_URL, scope)
 if (!redisUp && ciRequiresRedis()) t.fail(`Redis is required under CI but does not answer at ${REDIS_URL}`)
 const skip = redisUp ? false : `REDIS NOT RUNNING at ${REDIS_URL}: SKIPPED (start redis-server; under CI=true this fails)`
 
@@ -40,7 +45,7 @@ async function command<T> (server: Server, message: object): Promise<T> {
 const since = (epoch: string | null, offset: number): string => `&_since_=${encodeURIComponent(JSON.stringify({ 'chat/1': [epoch, offset] }))}`
 
 t.test('a client recovers on a second process after the first was killed with SIGKILL', { skip }, async (t) => {
-  const appName = uniqueAppName('hkill')
+  const appName = appNameFor()
   const [a, b] = await Promise.all([startServer(t, appName, 'a'), startServer(t, appName, 'b')])
   const client = await connect(t, a.url)
   const { epoch, offset } = await nextSub(client)
@@ -62,7 +67,7 @@ t.test('a client recovers on a second process after the first was killed with SI
 })
 
 t.test('200 clients recover at once while two processes publish: no gap, no duplicate, per-publisher order', { skip }, async (t) => {
-  const appName = uniqueAppName('hstorm')
+  const appName = appNameFor()
   const [a, b] = await Promise.all([startServer(t, appName, 'a', 10_000), startServer(t, appName, 'b', 10_000)])
   const watcher = await connect(t, a.url)
   const { epoch } = await nextSub(watcher)

@@ -6,9 +6,14 @@ import t from 'tap'
 import type { PleziOptions } from '../lib/index.js'
 import { build, connect, logCapture, rawUpgrade, type Client } from './helpers.js'
 import { REDIS_URL, uniqueAppName, ciRequiresRedis, redisAnswers } from './fixtures/pubsub-helpers.js'
-import { HistoryRoom, expectEvent, nextSub, pubs, range, type PubFrame } from './fixtures/history-helpers.js'
+import { HistoryRoom, expectEvent, nextSub, pubs, range, type PubFrame, dropHistoryKeysAtEnd } from './fixtures/history-helpers.js'
 
 const redisUp = await redisAnswers()
+// Every app of this file is scoped under one name, and its keys are deleted at the end.
+const scope = uniqueAppName('hrec')
+let apps = 0
+const appNameFor = (): string => `${scope}_${++apps}`
+if (redisUp) dropHistoryKeysAtEnd(t, REDIS_URL, scope)
 if (!redisUp && ciRequiresRedis()) t.fail(`Redis is required under CI but does not answer at ${REDIS_URL}`)
 const redisSkip = redisUp ? false : `REDIS NOT RUNNING at ${REDIS_URL}: SKIPPED (start redis-server; under CI=true this fails)`
 
@@ -16,7 +21,7 @@ const HISTORY = { channels: ['chat/#'], size: 10 }
 
 const engines: Array<[string, () => PleziOptions, false | string]> = [
   ['in-process', () => ({ history: HISTORY }), false],
-  ['Redis', () => ({ history: HISTORY, redis: REDIS_URL, appName: uniqueAppName('hrec') }), redisSkip]
+  ['Redis', () => ({ history: HISTORY, redis: REDIS_URL, appName: appNameFor() }), redisSkip]
 ]
 
 function since (positions: Record<string, unknown>): string {

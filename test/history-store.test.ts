@@ -272,13 +272,21 @@ function inspector (t: Test, url = REDIS_URL): Redis {
   return conn
 }
 
-async function dropKeys (conn: Redis, prefix: string): Promise<void> {
+// SCAN to the end: one call with COUNT n looks at about n keys of the whole (shared) database.
+async function keysOf (conn: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = []
   let cursor = '0'
   do {
     const [next, keys] = await conn.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000)
-    if (keys.length > 0) await conn.del(...keys)
+    found.push(...keys)
     cursor = next
   } while (cursor !== '0')
+  return found
+}
+
+async function dropKeys (conn: Redis, prefix: string): Promise<void> {
+  const keys = await keysOf(conn, prefix)
+  if (keys.length > 0) await conn.del(...keys)
 }
 
 async function openRedis (t: Test, options: Partial<RedisHistoryStoreOptions> = {}): Promise<RedisHistoryStore> {
@@ -311,7 +319,7 @@ t.test('Redis store (127.0.0.1:6379)', { skip: redisSkip }, async (t) => {
     const { meta, stream } = store.keys('room/1')
     t.equal(meta, `${store.prefix}{room/1}:meta`)
     t.equal(stream, `${store.prefix}{room/1}:stream`)
-    t.same(await conn.scan('0', 'MATCH', `${store.prefix}*`, 'COUNT', 100).then(([, keys]) => keys.sort()), [meta, stream], 'no other key')
+    t.same((await keysOf(conn, store.prefix)).sort(), [meta, stream], 'no other key')
     t.same([await conn.type(meta), await conn.type(stream)], ['hash', 'stream'])
     const ids = (await conn.xrange(stream, '-', '+')).map(([id]) => id)
     t.same(ids.slice(-3), ['3-0', '4-0', '5-0'], 'entry ids are the offsets')

@@ -7,9 +7,14 @@ import { PubSubMessage } from '../lib/pubsub/pubsub.js'
 import { Controller, type PleziOptions } from '../lib/index.js'
 import { build, connect, deferred } from './helpers.js'
 import { REDIS_URL, uniqueAppName, ciRequiresRedis, redisAnswers } from './fixtures/pubsub-helpers.js'
-import { HistoryRoom, expectEvent, nextSub, pubs, range } from './fixtures/history-helpers.js'
+import { HistoryRoom, expectEvent, nextSub, pubs, range, dropHistoryKeysAtEnd } from './fixtures/history-helpers.js'
 
 const redisUp = await redisAnswers()
+// Every app of this file is scoped under one name, and its keys are deleted at the end.
+const scope = uniqueAppName('hwire')
+let apps = 0
+const appNameFor = (): string => `${scope}_${++apps}`
+if (redisUp) dropHistoryKeysAtEnd(t, REDIS_URL, scope)
 if (!redisUp && ciRequiresRedis()) t.fail(`Redis is required under CI but does not answer at ${REDIS_URL}`)
 const redisSkip = redisUp ? false : `REDIS NOT RUNNING at ${REDIS_URL}: SKIPPED (start redis-server; under CI=true this fails)`
 
@@ -17,7 +22,7 @@ const HISTORY = { channels: ['chat/#', 'orders/+'], size: 20 }
 
 const engines: Array<[string, () => PleziOptions, false | string]> = [
   ['in-process', () => ({ history: HISTORY }), false],
-  ['Redis', () => ({ history: HISTORY, redis: REDIS_URL, appName: uniqueAppName('hwire') }), redisSkip]
+  ['Redis', () => ({ history: HISTORY, redis: REDIS_URL, appName: appNameFor() }), redisSkip]
 ]
 
 for (const [engine, options, skip] of engines) {
@@ -157,10 +162,10 @@ t.test('app.plezi.history(): the last messages, or those after `since`', async (
 })
 
 t.test('Redis: app.plezi.history() reads the same store as every process', { skip: redisSkip }, async (t) => {
-  const appName = uniqueAppName('hread')
+  const appName = appNameFor()
   const a = await build(t, () => {}, { history: HISTORY, redis: REDIS_URL, appName })
   const b = await build(t, () => {}, { history: HISTORY, redis: REDIS_URL, appName })
-  const other = await build(t, () => {}, { history: HISTORY, redis: REDIS_URL, appName: uniqueAppName('hread') })
+  const other = await build(t, () => {}, { history: HISTORY, redis: REDIS_URL, appName: appNameFor() })
   await a.app.plezi.publish('chat/x', { from: 'a' })
   await b.app.plezi.publish('chat/x', { from: 'b' })
   t.same((await a.app.plezi.history('chat/x')).messages, [{ offset: 1, message: { from: 'a' } }, { offset: 2, message: { from: 'b' } }])
@@ -172,7 +177,7 @@ t.test('Redis: app.plezi.history() reads the same store as every process', { ski
 
 t.test('Redis: a position read for a channel nobody here hears is not kept (it would go stale)', { skip: redisSkip }, async (t) => {
   const { contextOf } = await import('../lib/context.js')
-  const appName = uniqueAppName('hstale')
+  const appName = appNameFor()
   const options = { history: { channels: ['chat/#'], size: 10 }, redis: REDIS_URL, appName }
   const here = await build(t, (app) => { app.plezi.route('/room', HistoryRoom) }, options)
   const other = await build(t, () => {}, options)

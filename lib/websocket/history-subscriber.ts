@@ -53,7 +53,7 @@ export class HistorySubscriber extends ConnectionSubscriber {
         latest = await pubsub.position(this.channel)
       }
     } catch (err) {
-      this.connection.controller.log.warn({ err, channel: this.channel }, 'fastify-plezi: history unavailable: subscribed without a position')
+      this.connection.controller.log.debug({ err, channel: this.channel }, 'fastify-plezi: history unavailable (Redis down?): subscribed without a position')
     }
     const recovered = recovery?.recovered === true
     let start: number | null = null

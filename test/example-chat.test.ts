@@ -11,6 +11,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import WebSocket from 'ws'
 import type { PleziOptions } from '../lib/index.js'
 import { REDIS_URL, ciRequiresRedis, redisAnswers } from './fixtures/pubsub-helpers.js'
+import { dropHistoryKeysAtEnd } from './fixtures/history-helpers.js'
 
 const redisUp = await redisAnswers()
 if (!redisUp && ciRequiresRedis()) t.fail(`Redis is required under CI but does not answer at ${REDIS_URL}`)
@@ -304,6 +305,7 @@ if (!existsSync(CHROMIUM)) {
     t.teardown(() => browser.close())
     // two servers of one room on Redis: the pages live on the first, which is closed and started again
     const options = { redis: REDIS_URL, appName: `chat_${process.pid}_${Date.now()}` }
+    dropHistoryKeysAtEnd(t, REDIS_URL, options.appName)
     const first = await start(t, options)
     const other = await start(t, options)
     const errors: string[] = []

@@ -5,8 +5,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import plezi, { Controller, type EventMessage } from '../lib/index.js'
 import { build, connect, type Client } from './helpers.js'
-import { applyChange, emptyState } from '../lib/presence/state.js'
-import type { PresenceState } from '../lib/presence/store.js'
+import { Watcher, shape } from './fixtures/presence-watcher.js'
 
 class Room extends Controller {
   static autoDispatch = true
@@ -24,47 +23,12 @@ class Room extends Controller {
   echo () { return { event: 'echo' } }
 }
 
-/** The state as a comparable list: key → sorted conns. */
-function shape (state: PresenceState): Record<string, string[]> {
-  const out: Record<string, string[]> = {}
-  for (const key of Object.keys(state).sort()) out[key] = state[key].metas.map((m) => String(m.tab ?? m.conn)).sort()
-  return out
-}
 
 async function open (t: { teardown (fn: () => unknown): void }, url: string): Promise<Client> {
   const c = await connect(t, url)
   const ready = await c.json()
   if (ready.event !== 'ready') throw new Error(`expected ready, got ${JSON.stringify(ready)}`)
   return c
-}
-
-/** A presence watcher: applies every frame, and records their order. */
-class Watcher {
-  state: PresenceState | undefined
-  readonly events: string[] = []
-  readonly buffered: Array<{ joins: PresenceState, leaves: PresenceState }> = []
-  constructor (readonly client: Client) {}
-  static async open (t: { teardown (fn: () => unknown): void }, url: string): Promise<Watcher> {
-    const w = new Watcher(await connect(t, url))
-    await w.until(() => true)
-    return w
-  }
-
-  /** Reads frames until `done` holds on the state. */
-  async until (done: (state: PresenceState) => boolean): Promise<void> {
-    while (this.state === undefined || !done(this.state)) {
-      const frame = await this.client.json()
-      if (frame.event === '_presence_') {
-        this.events.push('state')
-        this.state = frame.state
-      } else if (frame.event === '_presence_diff_') {
-        this.events.push('diff')
-        if (this.state === undefined) throw new Error('a diff before the state')
-        const state = this.state
-        applyChange(state, { joins: Object.assign(emptyState(), frame.joins), leaves: Object.assign(emptyState(), frame.leaves) })
-      }
-    }
-  }
 }
 
 t.test('two tabs of one user are one key with two metas; the leave only when the last tab closes', async (t) => {

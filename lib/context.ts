@@ -4,6 +4,7 @@ import type { ResolvedOptions } from './options.js'
 import type { Connection } from './websocket/connection.js'
 import type { PubSub } from './pubsub/pubsub.js'
 import type { OutboxScheduler } from './websocket/outbox.js'
+import type { AppPresence } from './presence/app.js'
 
 export interface AppContext {
   readonly app: FastifyInstance
@@ -14,6 +15,8 @@ export interface AppContext {
   /** Set first thing on `app.close()`: new upgrades get 503. */
   closing: boolean
   readonly pubsub: PubSub
+  /** Presence store and live presence subscribers (SPEC section 12). */
+  readonly presence: AppPresence
   /** Coalesces published frames per socket within a turn of the event loop. */
   readonly outboxes: OutboxScheduler
   /** Running totals of connection events, for `app.plezi.stats()`. */

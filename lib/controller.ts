@@ -7,6 +7,7 @@ import { PLZ_ERR_NO_APP, PLZ_ERR_NOT_CONNECTED, PLZ_ERR_NO_REPLY } from './error
 import { checkChannel, isPattern, type SubscribeOptions } from './pubsub/channel.js'
 import type { MessagePosition } from './pubsub/message.js'
 import type { HistorySubscription } from './websocket/history-subscriber.js'
+import type { PresenceState } from './presence/store.js'
 
 /**
  * A subscription handler, called with the message (string, Buffer or parsed JSON, shared:
@@ -27,6 +28,10 @@ export interface ConnectionPort {
   /** `channel` was checked by the caller (a literal, or a pattern when options ask for one). */
   subscribe (channel: string, handler: SubscriptionHandler<any> | undefined, options: SubscribeOptions | undefined): Promise<HistorySubscription | undefined>
   unsubscribe (channel: string): void
+  track (channel: string, key: string, meta: unknown): Promise<void>
+  untrack (channel: string): Promise<void>
+  subscribePresence (channel: string): Promise<void>
+  unsubscribePresence (channel: string): void
 }
 
 /** Route params merged with the query string and, for HTTP, a JSON or form body. */
@@ -163,6 +168,49 @@ export class Controller<P extends Params = Params> {
    */
   publish (channel: string, message: unknown): Promise<boolean> {
     return this[kApp].pubsub.publish(channel, message)
+  }
+
+  /**
+   * This connection is present on `channel` under `key` (e.g. a user id) with `meta` (a plain
+   * JSON object, at most 4 KB); tracking again updates the meta. Untracked when it closes. A
+   * bad channel, key or meta throws at the call (PLZ_ERR_CHANNEL / PLZ_ERR_PRESENCE); the
+   * promise never rejects.
+   */
+  track (channel: string, key: string, meta?: object): Promise<void> {
+    checkChannel(channel, 'track')
+    const connection = this[kConnection]
+    if (!connection) throw new PLZ_ERR_NOT_CONNECTED('track')
+    return connection.track(channel, key, meta)
+  }
+
+  /** This connection is no longer present on `channel`. */
+  untrack (channel: string): Promise<void> {
+    checkChannel(channel, 'untrack')
+    return this[kConnection]?.untrack(channel) ?? Promise.resolve()
+  }
+
+  /** Who is tracked on `channel`, over every process (as `app.plezi.presence`). */
+  presence (channel: string): Promise<PresenceState> {
+    checkChannel(channel, 'presence')
+    return this[kApp].presence.store.list(channel)
+  }
+
+  /**
+   * Sends the client `_presence_` (the state of `channel`) once, then `_presence_diff_`
+   * frames with its joins and leaves, until it closes. Resolves once the state was written;
+   * rejects when the store cannot be read.
+   */
+  subscribePresence (channel: string): Promise<void> {
+    checkChannel(channel, 'subscribePresence')
+    const connection = this[kConnection]
+    if (!connection) throw new PLZ_ERR_NOT_CONNECTED('subscribePresence')
+    return connection.subscribePresence(channel)
+  }
+
+  /** Stops the presence frames of `channel`. */
+  unsubscribePresence (channel: string): void {
+    checkChannel(channel, 'unsubscribePresence')
+    this[kConnection]?.unsubscribePresence(channel)
   }
 
   /** Publishes through the app that routes this controller class. */

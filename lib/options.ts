@@ -46,6 +46,15 @@ export interface PleziOptions {
   compression?: CompressionOptions | false
   /** Channels that keep their last messages, so reconnecting clients miss nothing (default: none). */
   history?: HistoryOptions
+  /** Presence (who is tracked on a channel): how long a crashed process's entries last, how diffs are coalesced. */
+  presence?: PresenceOptions
+}
+
+export interface PresenceOptions {
+  /** ms after which the entries of a process that stopped refreshing are removed (Redis; default 30000). */
+  ttl?: number
+  /** ms the changes of one channel are gathered into one `_presence_diff_` (default 100). */
+  interval?: number
 }
 
 export interface HistoryOptions {
@@ -83,11 +92,12 @@ export interface ResolvedOptions {
   compression: { threshold: number } | false
   /** History channels and limits, or undefined when no channel keeps history. */
   history: ResolvedHistory | undefined
+  presence: { ttl: number, interval: number }
 }
 
 const KNOWN = new Set([
   'redis', 'emitter', 'appName', 'clientPath', 'maxPayload', 'pingInterval',
-  'maxBufferedAmount', 'allowedOrigins', 'shutdownTimeout', 'maxBacklog', 'compression', 'history'
+  'maxBufferedAmount', 'allowedOrigins', 'shutdownTimeout', 'maxBacklog', 'compression', 'history', 'presence'
 ])
 
 // Fastify passes these to every plugin; they are not ours to reject.
@@ -100,7 +110,9 @@ export const DEFAULTS = {
   maxBufferedAmount: 8 * 1024 * 1024,
   shutdownTimeout: 5000,
   maxBacklog: 1000,
-  compressionThreshold: 1024
+  compressionThreshold: 1024,
+  presenceTtl: 30_000,
+  presenceInterval: 100
 } as const
 
 function fail (option: string, message: string): never {
@@ -227,6 +239,21 @@ function history (value: unknown, withEmitter: boolean): ResolvedHistory | undef
   return { channels: new HistoryChannels(channels), ...resolveLimits(limits) }
 }
 
+const PRESENCE_KEYS = new Set(['ttl', 'interval'])
+
+function presence (value: unknown): { ttl: number, interval: number } {
+  if (value === undefined) return { ttl: DEFAULTS.presenceTtl, interval: DEFAULTS.presenceInterval }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return fail('presence', `expected an object ({ ttl, interval }), received ${describe(value)}`)
+  }
+  for (const key of Object.keys(value)) {
+    if (!PRESENCE_KEYS.has(key)) fail('presence', `unknown key "${key}"; known keys are ttl, interval`)
+  }
+  const { ttl, interval } = value as PresenceOptions
+  // Below 30 ms a refresh (every ttl / 3) could not reach Redis in time.
+  return { ttl: integer('presence.ttl', ttl, DEFAULTS.presenceTtl, 30), interval: integer('presence.interval', interval, DEFAULTS.presenceInterval, 1) }
+}
+
 /** Validates `options` (never mutating them) and fills in the defaults. */
 export function resolveOptions (options: unknown, log?: FastifyBaseLogger, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -251,7 +278,8 @@ export function resolveOptions (options: unknown, log?: FastifyBaseLogger, env: 
     shutdownTimeout: integer('shutdownTimeout', opts.shutdownTimeout, DEFAULTS.shutdownTimeout, 0),
     maxBacklog: integer('maxBacklog', opts.maxBacklog, DEFAULTS.maxBacklog, 1),
     compression: compression(opts.compression),
-    history: history(opts.history, opts.emitter !== undefined)
+    history: history(opts.history, opts.emitter !== undefined),
+    presence: presence(opts.presence)
   }
   if (log && resolved.pingInterval > 0 && resolved.pingInterval < 1000) {
     log.warn({ pingInterval: resolved.pingInterval }, 'fastify-plezi: pingInterval below 1000 ms ends connections that are merely slow')

@@ -18,6 +18,9 @@ import { OutboxScheduler } from './websocket/outbox.js'
 import { connectionOf, type Connection, type SubscriptionHandler } from './websocket/connection.js'
 import { reportError } from './diagnostics.js'
 import { statsOf, type PleziStats } from './stats.js'
+import { AppPresence } from './presence/app.js'
+import { checkChannel } from './pubsub/channel.js'
+import type { PresenceCount, PresenceState } from './presence/store.js'
 
 /** A connectionless subscription handler (see SubscriptionHandler). */
 export type MessageHandler<T = unknown> = SubscriptionHandler<T>
@@ -45,6 +48,14 @@ export interface PleziApi {
    * keeps no history or bad options throw at the call; rejects when the store cannot be read.
    */
   history<T = unknown> (channel: string, options?: HistoryReadOptions): Promise<HistoryBacklog<T>>
+  /**
+   * Who is tracked on `channel` in every process sharing the engine: `{ [key]: { metas } }`,
+   * each meta with the `conn` it belongs to. A bad channel throws at the call; rejects when
+   * the store cannot be read.
+   */
+  presence (channel: string): Promise<PresenceState>
+  /** Keys and connections tracked on `channel`, without loading its state (large rooms). */
+  presenceCount (channel: string): Promise<PresenceCount>
 }
 
 export interface HistoryReadOptions {
@@ -145,7 +156,15 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
   if (!fastify.hasContentTypeParser(FORM)) fastify.addContentTypeParser(FORM, { parseAs: 'string' }, parseForm)
 
   const pubsub = new PubSub({ appName: options.appName, emitter: options.emitter, redis: options.redis, history: options.history, log: fastify.log })
-  await pubsub.connect(engineWait(fastify.initialConfig.pluginTimeout))
+  const wait = engineWait(fastify.initialConfig.pluginTimeout)
+  await pubsub.connect(wait)
+  const presence = new AppPresence({ appName: options.appName, redis: options.redis, ttl: options.presence.ttl, interval: options.presence.interval, log: fastify.log })
+  try {
+    await presence.ready(wait)
+  } catch (err) {
+    await pubsub.close()
+    throw err
+  }
   fastify.log.info({ appName: options.appName, engine: pubsub.describeEngine(), compression: options.compression }, 'fastify-plezi: pub/sub through %s', pubsub.describeEngine())
   const context: AppContext = {
     app: fastify,
@@ -154,6 +173,7 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     connections: new Set<Connection>(),
     closing: false,
     pubsub,
+    presence,
     outboxes: new OutboxScheduler(),
     notices: new Set(),
     counters: { slowConsumersClosed: 0, backlogPaused: 0 },
@@ -196,7 +216,9 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
         publish: (channel, message) => pubsub.publish(channel, message),
         stats: () => statsOf(context),
         subscribe: (channel, handler, subscribeOptions) => subscribeConnectionless(context, channel, handler, subscribeOptions),
-        history: (channel, readOptions) => readBacklog(pubsub, channel, readOptions)
+        history: (channel, readOptions) => readBacklog(pubsub, channel, readOptions),
+        presence: (channel) => { checkChannel(channel, 'presence'); return presence.store.list(channel) },
+        presenceCount: (channel) => { checkChannel(channel, 'presenceCount'); return presence.store.count(channel) }
       }
       apis.set(instance, api)
     }
@@ -217,6 +239,8 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     clearInterval(pinger)
     fastify.server.removeListener('upgrade', refuseUpgradeWhileClosing)
     appClosed(context)
+    // The connections are closed (preClose) and untracked: what is left goes with its leaves.
+    await presence.close()
     await pubsub.close()
   })
 }

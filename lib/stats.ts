@@ -19,6 +19,7 @@ export interface PleziStats {
   /** The pub/sub engine: in-process (`'local'`), or an external one that is up or down. */
   engine: 'local' | 'up' | 'down'
   history: { channels: number }
+  /** This process's presence entries and the channels they are on. */
   presence: { channels: number, entries: number }
 }
 
@@ -34,6 +35,6 @@ export function statsOf (context: AppContext): PleziStats {
     backlogPaused: counters.backlogPaused,
     engine: pubsub.engineState,
     history: { channels: 0 },
-    presence: { channels: 0, entries: 0 }
+    presence: { ...context.presence.store.local }
   }
 }

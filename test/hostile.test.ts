@@ -21,6 +21,7 @@ const HOSTILE_EVENTS = [
   'constructor', '__proto__', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf',
   '__defineGetter__', '__lookupSetter__', 'onOpen', 'onClose', 'onMessage', 'onShutdown', 'onDrained',
   'preConnect', 'write', 'close', 'subscribe', 'unsubscribe', 'publish', 'isOpen', 'pending', 'params',
+  'track', 'untrack', 'presence', 'subscribePresence', 'unsubscribePresence',
   'request', 'reply', 'cookies', 'log', 'index', 'create', 'show', 'update', 'delete', 'new', '_private',
   'unknown', '', ' ', 'ping ', 'PING', 'x'.repeat(10_000)
 ]

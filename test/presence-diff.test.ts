@@ -144,6 +144,7 @@ class SlowList implements PresenceStore {
   readonly processId = this.inner.processId
   gate: { promise: Promise<void>, open: () => void } | undefined
   failList = false
+  get local (): { channels: number, entries: number } { return this.inner.local }
   ready (): Promise<void> { return this.inner.ready() }
   track (channel: string, conn: string, key: string, meta?: unknown): Promise<void> { return this.inner.track(channel, conn, key, meta) }
   untrack (channel: string, conn: string): Promise<void> { return this.inner.untrack(channel, conn) }

@@ -35,6 +35,7 @@ export const FORBIDDEN = [
   'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupGetter__',
   'onOpen', 'onClose', 'onMessage', 'onShutdown', 'onDrained', 'preConnect',
   'write', 'close', 'subscribe', 'unsubscribe', 'publish', 'isOpen', 'pending',
+  'track', 'untrack', 'presence', 'subscribePresence', 'unsubscribePresence',
   'params', 'request', 'reply', 'cookies', 'log',
   '_helper', '#secret', 'secret', 'computed', 'unknown', 'create', 'update', 'delete', 'show'
 ]

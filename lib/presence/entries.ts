@@ -18,6 +18,17 @@ interface Channel {
 export class Entries {
   readonly #channels = new Map<string, Channel>()
   readonly #byConn = new Map<string, Set<string>>()
+  #size = 0
+
+  /** Entries over every channel, kept as they change (stats are read every second). */
+  get size (): number {
+    return this.#size
+  }
+
+  /** Channels with entries. */
+  get channelCount (): number {
+    return this.#channels.size
+  }
 
   /** Sets an entry; the change it makes, or undefined when it changes nothing. */
   set (channel: string, conn: string, entry: Entry): PresenceChange | undefined {
@@ -27,6 +38,7 @@ export class Entries {
     if (old !== undefined && old.key === entry.key && old.json === entry.json) return undefined
     ch.conns.set(conn, entry)
     if (old === undefined) {
+      this.#size++
       let channels = this.#byConn.get(conn)
       if (channels === undefined) this.#byConn.set(conn, channels = new Set())
       channels.add(channel)
@@ -45,6 +57,7 @@ export class Entries {
     const old = ch?.conns.get(conn)
     if (ch === undefined || old === undefined) return undefined
     ch.conns.delete(conn)
+    this.#size--
     decrement(ch.keys, old.key)
     if (ch.conns.size === 0) this.#channels.delete(channel)
     const channels = this.#byConn.get(conn)!
@@ -98,6 +111,7 @@ export class Entries {
     }
     this.#channels.clear()
     this.#byConn.clear()
+    this.#size = 0
     return changes
   }
 }

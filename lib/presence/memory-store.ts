@@ -21,6 +21,10 @@ export class MemoryPresenceStore implements PresenceStore {
     this.#listeners = new Listeners(opts.log)
   }
 
+  get local (): { channels: number, entries: number } {
+    return { channels: this.#entries.channelCount, entries: this.#entries.size }
+  }
+
   ready (): Promise<void> {
     return Promise.resolve()
   }

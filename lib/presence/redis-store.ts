@@ -122,6 +122,10 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
     this.#started.catch(noop) // ready() reports it
   }
 
+  get local (): { channels: number, entries: number } {
+    return { channels: this.#entries.channelCount, entries: this.#entries.size }
+  }
+
   ready (): Promise<void> {
     return this.#started
   }

@@ -37,6 +37,8 @@ export type PresenceLog = Pick<FastifyBaseLogger, 'error' | 'warn' | 'info' | 'd
 export interface PresenceStore {
   /** This process's id; every entry it writes carries it. */
   readonly processId: string
+  /** This process's own entries and the channels they are on, read in O(1) (for stats). */
+  readonly local: { readonly channels: number, readonly entries: number }
   /** Resolves once the store can take changes (Redis: connected and registered). */
   ready (): Promise<void>
   /**

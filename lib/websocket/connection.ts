@@ -1,5 +1,6 @@
 // One websocket connection: its controller, its serial queue of hooks and messages, its
 // subscriptions, and the limits (slow consumers, back-pressure) applied to what it writes.
+import { randomUUID } from 'node:crypto'
 import { WebSocket } from 'ws'
 import type { ConnectionPort, Controller, SubscriptionHandler, Writable } from '../controller.js'
 import type { AppContext } from '../context.js'
@@ -14,6 +15,7 @@ import { flushOutbox, type OutboxOwner } from './outbox.js'
 import { buildFrame, buildFrames, byteLengthOf, deflateMode, frameSupport, senderIdle, transportOf, OPCODE_BINARY, OPCODE_TEXT, type Transport } from './frame.js'
 import { payloadOf } from './payload.js'
 import { connectionChannel, reportError } from '../diagnostics.js'
+import { capturePresenceMeta, checkPresenceKey } from '../presence/validate.js'
 
 export type { SubscriptionHandler, HistorySubscription }
 
@@ -61,6 +63,10 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
   private subscriptions: ConnectionSubscriber | Map<string, ConnectionSubscriber> | null = null
   // The upgrade's `_since_`, parsed on the first history subscription (undefined until then).
   private since: Map<string, SinceEntry> | null | undefined = undefined
+  // Presence: this connection's id in every store (made when it first tracks) and the
+  // channels it gets live presence of; most connections never use either.
+  private presenceId: string | undefined
+  private presenceFeeds: Set<string> | null = null
   private closedWaiters: Array<() => void> | null = null
   private isClosed = false
   private readonly openedAt = Date.now()
@@ -316,6 +322,32 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
     return current instanceof Map ? [...current.keys()] : [current.channel]
   }
 
+  /** `channel` was checked by the caller; a bad key or meta throws PLZ_ERR_PRESENCE at the call. */
+  track (channel: string, key: string, meta: unknown): Promise<void> {
+    if (this.isClosed) {
+      // Nothing to track any more (the close untracked it), but the input is still checked.
+      checkPresenceKey(key)
+      capturePresenceMeta(meta)
+      return Promise.resolve()
+    }
+    return this.context.presence.store.track(channel, this.presenceId ??= randomUUID(), key, meta)
+  }
+
+  untrack (channel: string): Promise<void> {
+    if (this.presenceId === undefined) return Promise.resolve()
+    return this.context.presence.store.untrack(channel, this.presenceId)
+  }
+
+  subscribePresence (channel: string): Promise<void> {
+    if (this.isClosed) return Promise.resolve()
+    ;(this.presenceFeeds ??= new Set()).add(channel)
+    return this.context.presence.feed.subscribe(channel, this)
+  }
+
+  unsubscribePresence (channel: string): void {
+    if (this.presenceFeeds?.delete(channel) === true) this.context.presence.feed.unsubscribe(channel, this)
+  }
+
   /** Resolves once the socket closed and `onClose` was queued. */
   closed (): Promise<void> {
     if (this.isClosed) return Promise.resolve()
@@ -346,6 +378,9 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
     this.outbox = null // nothing can be written any more
     this.context.connections.delete(this)
     for (const channel of this.subscribedChannels()) this.unsubscribe(channel)
+    if (this.presenceFeeds !== null) for (const channel of this.presenceFeeds) this.context.presence.feed.unsubscribe(channel, this)
+    this.presenceFeeds = null
+    if (this.presenceId !== undefined) void this.context.presence.store.untrackAll(this.presenceId)
     if (this.table.hooks.has('onClose')) this.queue.push(() => this.controller.onClose!())
     const waiters = this.closedWaiters
     this.closedWaiters = null

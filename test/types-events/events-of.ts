@@ -88,6 +88,10 @@ export function notEvents (): void {
   client.emit({ event: 'write' })
   // @ts-expect-error 2322 a base Controller member is not an event
   client.emit({ event: 'subscribe' })
+  // @ts-expect-error 2322 the presence members are base members too
+  client.emit({ event: 'track' })
+  // @ts-expect-error 2322 the presence members are base members too
+  client.emit({ event: 'subscribePresence' })
   // @ts-expect-error 2322 Object's members are not events
   client.emit({ event: 'toString' })
 }

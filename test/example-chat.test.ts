@@ -206,6 +206,9 @@ if (!existsSync(CHROMIUM)) {
     }
 
     const log = (page: Page): Promise<string[]> => page.locator('#log p').allTextContents()
+    /** Waits until the page's "in the room" list reads exactly `names`. */
+    const people = (page: Page, names: string): Promise<unknown> => page.waitForFunction((names) =>
+      document.getElementById('people')?.textContent === names, names, { timeout: WAIT })
     const status = (page: Page): Promise<string | null> => page.locator('#status').textContent()
 
     /** Types into the real form and submits it with its button. */
@@ -238,6 +241,7 @@ if (!existsSync(CHROMIUM)) {
     await carol.next((m) => m.text === 'Welcome, carol!')
     await line(ada, 'carol joined the chat.')
     await line(bob, 'carol joined the chat.')
+    await people(ada, 'ada, bob, carol') // presence: who is in the room, Node clients too
     carol.send({ event: 'chat', text: 'hello from Node', _EID_: 1 })
     await carol.next((m) => m.event === 'sent')
     await line(ada, 'carol: hello from Node')
@@ -283,11 +287,18 @@ if (!existsSync(CHROMIUM)) {
     await say(dave, 'hi all')
     await line(ada, 'dave: hi all')
     await line(bob, 'dave: hi all')
+    await people(ada, 'ada, bob, dave')
+    await people(bob, 'ada, bob, dave')
 
     t.same(errors, [], 'no page errors while the server is up')
     // for humans: next to this test's output in .tap/test-results
     await ada.screenshot({ path: SCREENSHOT })
     t.comment(`screenshot of ada's page: ${SCREENSHOT}`)
+
+    // dave closes his page: the others' lists are right again
+    await dave.context().close()
+    await people(ada, 'ada, bob')
+    await people(bob, 'ada, bob')
 
     // app.close(): every page hears the goodbye, then loses its connection
     await close()

@@ -1,6 +1,7 @@
 // The chat room of Plezi's README, on fastify-plezi: the nickname comes from the path,
 // everyone hears joins, leaves and messages, a shutdown says goodbye, and the room's channel
-// keeps history, so a page that drops off (or whose server restarts) misses no line.
+// keeps history, so a page that drops off (or whose server restarts) misses no line; presence
+// shows who is in the room, across every server sharing the Redis, cleaned up after a crash.
 import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
 import plezi, { Controller } from 'fastify-plezi'
@@ -27,6 +28,9 @@ export class ChatRoom extends Controller {
   async onOpen () {
     // `chat` is a history channel (see buildApp): after a reconnect the page gets what it missed
     const position = await this.subscribe('chat')
+    // who is here: this connection is present under its nickname, and the page is told of changes
+    await this.track('chat', this.nickname)
+    await this.subscribePresence('chat')
     // the same page, back after a drop: it has its lines (and got the missed ones), no second welcome
     if (!position.wasRecovering) this.write({ event: 'notice', text: `Welcome, ${this.nickname}!` })
     await this.publish('chat', { event: 'notice', text: `${this.nickname} joined the chat.` })

@@ -516,6 +516,9 @@ export class PubSub {
       seen.lastMessage = undefined
       for (let i = 0; i < held.length; i += 2) this.#arrive(history, held[i] as Subscription, held[i + 1] as PubSubMessage)
       this.#drainSoon()
+    }).catch((err: unknown) => {
+      // nobody awaits this chain: a fault in it is logged, never an unhandled rejection
+      this.#log.error({ err, channel }, 'pub/sub: filling a history gap failed')
     })
   }
 

@@ -1,5 +1,5 @@
-// Published frames for one socket are coalesced within a turn of the event loop, and never
-// overtake or fall behind the connection's own writes.
+// Published frames for one socket are coalesced within a turn of the event loop (and across
+// the slices of a long sweep), and never overtake or fall behind the connection's own writes.
 import t from 'tap'
 import type { Socket } from 'node:net'
 import { Controller } from '../lib/index.js'
@@ -93,4 +93,36 @@ t.test('sockets getting the same frames in a turn share one joined buffer, writt
   t.same(await b.take(3), big)
   t.same([writesA.length, writesA[0].length], [1, 3], 'large frames for one socket: written corked, no copy')
   t.same([writesB.length, writesB[0].length], [1, 1], 'joined for the next socket with the same frames, whose copy then pays')
+})
+
+t.test('a long sweep yields to the event loop, and what is published meanwhile joins the sockets it has not reached', async (t) => {
+  const sockets = 3000
+  class Swept extends Controller {
+    async onOpen () {
+      await this.subscribe('sweep')
+      countWrites(this.request.raw.socket as Counted)
+      this.write('ready')
+    }
+
+    onMessage () {}
+  }
+  const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/sweep', Swept) })
+  const clients = []
+  for (let i = 0; i < sockets; i += 250) {
+    const batch = await Promise.all(Array.from({ length: Math.min(250, sockets - i) }, async () => await connect(t, `${wsUrl}/sweep`)))
+    clients.push(...batch)
+  }
+  t.same(await Promise.all(clients.map(async (c) => await c.next())), clients.map(() => 'ready'))
+  writes = 0
+  void app.plezi.publish('sweep', 'A')
+  // the first immediate after the sweep's first slice: some sockets have A, the others wait
+  await new Promise<void>((resolve) => {
+    const check = (): void => { if (writes > 0) resolve(); else setImmediate(check) }
+    setImmediate(check)
+  })
+  const writtenBeforeB = writes
+  t.ok(writtenBeforeB < sockets, `the sweep let the event loop run after ${writtenBeforeB} of ${sockets} sockets`)
+  void app.plezi.publish('sweep', 'B')
+  t.same(await Promise.all(clients.map(async (c) => await c.take(2))), clients.map(() => ['A', 'B']), 'every socket got A then B, once each')
+  t.equal(writes, sockets + writtenBeforeB, 'sockets reached before B got two writes; every other one got A and B in one')
 })

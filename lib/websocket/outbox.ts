@@ -1,6 +1,7 @@
 // Frames of published messages bound for one socket are held until the end of the current
 // turn of the event loop, then written together: when several broadcasts arrive in one
-// poll phase, each socket gets one write (one syscall) instead of one per message.
+// poll phase, or while a sweep over many sockets is under way, each socket gets one write
+// (one syscall) instead of one per message.
 import type { WebSocket } from 'ws'
 import type { PubSubMessage } from '../pubsub/pubsub.js'
 import type { Transport } from './frame.js'
@@ -84,17 +85,35 @@ export function flushOutbox (owner: OutboxOwner, joins?: JoinedFrames): void {
   owner.afterWrite()
 }
 
-/** One per app: the connections with something in their outbox, flushed on setImmediate. */
+// A sweep writes for at most this long before it lets the event loop poll; what is published
+// meanwhile joins the outboxes the sweep has not reached yet, so under load each socket's write
+// carries more messages (fewer syscalls), and a long sweep never holds up reads and timers.
+const SLICE_MS = 2
+
+/**
+ * One per app: the connections with something in their outbox, in the order they got it,
+ * flushed on setImmediate, a slice at a time.
+ */
 export class OutboxScheduler {
-  private dirty: OutboxOwner[] = []
+  private queue: OutboxOwner[] = []
   private scheduled = false
   private readonly joins = new JoinedFrames()
   private readonly run = (): void => {
+    const queue = this.queue
+    const deadline = performance.now() + SLICE_MS
+    let i = 0
+    while (i < queue.length) {
+      flushOutbox(queue[i++], this.joins)
+      if ((i & 63) === 0 && performance.now() > deadline) break
+    }
+    this.joins.clear() // the joined buffer belongs to this slice's sockets only
+    if (i < queue.length) {
+      this.queue = queue.slice(i) // the rest, and whoever gets a message meanwhile after it
+      setImmediate(this.run)
+      return
+    }
+    this.queue = []
     this.scheduled = false
-    const dirty = this.dirty
-    this.dirty = []
-    for (const owner of dirty) flushOutbox(owner, this.joins)
-    this.joins.clear() // the joined buffer belongs to this turn's sockets only
   }
 
   add (owner: OutboxOwner, message: PubSubMessage): void {
@@ -103,7 +122,7 @@ export class OutboxScheduler {
       return
     }
     owner.outbox = [message]
-    this.dirty.push(owner)
+    this.queue.push(owner)
     if (!this.scheduled) {
       this.scheduled = true
       setImmediate(this.run)

@@ -12,7 +12,9 @@ const COLORS = {
   'ws-frame-once': '#4c72b0',
   'ws-deflate': '#2a4d7f',
   'fastify-websocket': '#55a868',
-  socketio: '#8172b2'
+  socketio: '#8172b2',
+  'plezi-history': '#c0392b',
+  'plezi-presence': '#e67e22'
 }
 const LABELS = {
   plezi: 'fastify-plezi',
@@ -22,8 +24,14 @@ const LABELS = {
   'ws-frame-once': 'ws frame-once (reference)',
   'ws-deflate': 'ws perMessageDeflate',
   'fastify-websocket': '@fastify/websocket',
-  socketio: 'Socket.IO'
+  socketio: 'Socket.IO',
+  'plezi-history': 'fastify-plezi, history channel',
+  'plezi-presence': 'fastify-plezi with presence'
 }
+// The history and presence sections compare fastify-plezi with itself: `plezi` there is the same
+// server without the feature.
+const HISTORY_LABELS = { plezi: 'fastify-plezi, plain channel', 'plezi-history': LABELS['plezi-history'] }
+const PRESENCE_LABELS = { plezi: 'fastify-plezi, connect only', 'plezi-presence': 'fastify-plezi, connect + track' }
 const SHORT = {
   plezi: 'plezi',
   'plezi-deflate': 'plezi deflate',
@@ -32,7 +40,9 @@ const SHORT = {
   'ws-frame-once': 'ws frame-once',
   'ws-deflate': 'ws deflate',
   'fastify-websocket': '@fastify/ws',
-  socketio: 'Socket.IO'
+  socketio: 'Socket.IO',
+  'plezi-history': 'plezi history',
+  'plezi-presence': 'plezi presence'
 }
 // The chart's legend: the subjects of the fan-out, echo and memory panels.
 const LEGEND = ['plezi', 'plezi-auto', 'ws-frame-once', 'fastify-websocket', 'socketio']
@@ -71,6 +81,37 @@ function cellsOrError (slot, cells) {
 function statusCell (t) {
   if (t.status === 'no') return '**no**'
   return t.status ?? (t.met === null ? 'not measured' : t.met ? 'yes' : '**no**')
+}
+
+const clientsOf = (param) => Number(param).toLocaleString('en-US')
+
+function atCell (t) {
+  if (!t.param) return '—'
+  return t.vsParam ? `${clientsOf(t.param)} vs ${clientsOf(t.vsParam)} connections` : `${clientsOf(t.param)} clients`
+}
+
+// A ratio (×), a yes/no, or a figure in its unit with what it is shown beside.
+function figureCell (t) {
+  if (t.kind === 'check') return t.value === null ? '—' : t.value ? 'yes, every round' : 'no'
+  if (t.kind !== 'value') return x(t.value)
+  if (typeof t.value !== 'number') return '—'
+  const figure = `${fmt(t.value)} ${t.unit}`
+  if (!t.beside) return figure
+  const beside = typeof t.beside.value === 'number' ? `${fmt(t.beside.value)} ${t.unit} at ${clientsOf(t.beside.param)} clients` : 'not measured in this run'
+  return `${figure} (${t.beside.text}: ${beside})`
+}
+
+function goalCell (t) {
+  if (t.kind === 'check') return 'yes, every round'
+  return t.max !== undefined ? `≤ ${t.max}×` : t.min !== undefined ? `≥ ${t.min}×` : 'report'
+}
+
+const yesNo = (v) => (v === true ? 'yes' : v === false ? '**no**' : '—')
+const broadcastPerDelivery = (r) => {
+  const byParam = r.summary.broadcast ?? {}
+  const param = byParam['1000'] ? '1000' : Object.keys(byParam).sort((a, b) => Number(a) - Number(b))[0]
+  const v = byParam[param]?.plezi?.serverCpuPerDeliveryUs
+  return typeof v === 'number' ? `${fmt(v)} (${clientsOf(param)} clients)` : '—'
 }
 
 // One markdown section per scenario: medians, then "ours ÷ this" ratios.
@@ -114,6 +155,39 @@ const SECTIONS = {
     columns: ['connections', 'server', 'upgrades/s', 'server CPU µs / upgrade', 'load-gen CPU %', 'plezi ÷ this: upgrades/s', 'plezi ÷ this: CPU/upgrade'],
     row: (r, param, s, v) => [param, LABELS[s], fmt(v.upgradesPerSec), fmt(v.serverCpuPerUpgradeUs), loadgenCell(v.loadgenCpuPct),
       isOurs(s) ? '—' : x(ratioOf(r, 'connect', param, 'upgradesPerSec', 'plezi', s)), isOurs(s) ? '—' : x(ratioOf(r, 'connect', param, 'serverCpuPerUpgradeUs', 'plezi', s))]
+  },
+  history: {
+    title: 'History: broadcast on a channel that keeps history (in-process store) vs the same channel without (4 senders, 100 broadcasts, 200-byte padding)',
+    columns: ['clients', 'channel', 'p50 ms', 'p95 ms', 'server CPU µs / delivery', 'deliveries/s', 'load-gen CPU %', 'history ÷ plain: CPU/delivery', 'history ÷ plain: deliveries/s'],
+    row: (r, param, s, v) => [param, HISTORY_LABELS[s], fmt(v.p50Ms), fmt(v.p95Ms), fmt(v.serverCpuPerDeliveryUs), fmt(v.deliveredPerSec), loadgenCell(v.loadgenCpuPct),
+      s === 'plezi' ? x(ratioOf(r, 'history', param, 'serverCpuPerDeliveryUs', 'plezi-history', s)) : '—', s === 'plezi' ? x(ratioOf(r, 'history', param, 'deliveredPerSec', 'plezi-history', s)) : '—']
+  },
+  'history-scaleout': {
+    title: 'History, scale-out: two server processes on one Redis (history in Redis), clients split, broadcasts from both',
+    columns: ['clients', 'channel', 'delivered msg/s', 'p50 ms', 'p95 ms', 'server CPU µs / delivery (both)', 'load-gen CPU %', 'history ÷ plain: msg/s', 'history ÷ plain: CPU/delivery'],
+    row: (r, param, s, v) => [param, HISTORY_LABELS[s], fmt(v.deliveredPerSec), fmt(v.p50Ms), fmt(v.p95Ms), fmt(v.serverCpuPerDeliveryUs), loadgenCell(v.loadgenCpuPct),
+      s === 'plezi' ? x(ratioOf(r, 'history-scaleout', param, 'deliveredPerSec', 'plezi-history', s)) : '—', s === 'plezi' ? x(ratioOf(r, 'history-scaleout', param, 'serverCpuPerDeliveryUs', 'plezi-history', s)) : '—']
+  },
+  'history-storm': {
+    title: 'History, reconnect storm: the clients of a process killed with SIGKILL reconnect to the other one (Redis) with `_since_` and recover what was published meanwhile',
+    columns: ['clients', 'messages each', 'all recovered (every round)', 'last message recovered after (ms)', 'of which connecting (ms)', 'server CPU (ms)', 'server CPU µs / recovered message'],
+    row: (r, param, s, v) => [param, fmt(v.messages, 0), yesNo(v.allRecovered), fmt(v.recoveredInMs), fmt(v.reconnectMs), fmt(v.serverCpuMs), fmt(v.serverCpuPerRecoveredMessageUs)]
+  },
+  presence: {
+    title: 'Presence churn: connect, track and disconnect vs connect and disconnect on the same server without presence (100 upgrades in flight)',
+    columns: ['clients', 'server', 'server CPU µs / client', 'churn ms', 'load-gen CPU %', 'presence ÷ plain: CPU/client'],
+    row: (r, param, s, v) => [param, PRESENCE_LABELS[s], fmt(v.serverCpuPerClientUs), fmt(v.churnMs), loadgenCell(v.loadgenCpuPct),
+      s === 'plezi' ? x(ratioOf(r, 'presence', param, 'serverCpuPerClientUs', 'plezi-presence', s)) : '—']
+  },
+  'presence-storm': {
+    title: 'Presence, join/leave storm: connections join and leave a room while others subscribe to its presence (diffs coalesced every 100 ms)',
+    columns: ['connections', 'presence subscribers', 'diff frames delivered', 'diff frames / s', 'diffs / subscriber', 'storm ms', 'server CPU ms', 'server CPU µs / delivered diff', 'plain broadcast: server CPU µs / delivery', 'load-gen CPU %'],
+    row: (r, param, s, v) => [param, fmt(v.watchers, 0), fmt(v.diffFrames), fmt(v.diffsPerSec), fmt(v.diffsPerWatcher), fmt(v.stormMs), fmt(v.serverCpuMs), fmt(v.serverCpuPerDiffUs), broadcastPerDelivery(r), loadgenCell(v.loadgenCpuPct)]
+  },
+  'presence-redis': {
+    title: 'Presence on Redis: round trips per refresh period (one heartbeat per process, whatever its entries)',
+    columns: ['connections', 'entries', 'refreshes measured', 'Redis round trips / refresh'],
+    row: (r, param, s, v) => [param, fmt(v.entries, 0), fmt(v.refreshes, 0), fmt(v.roundTripsPerRefresh)]
   }
 }
 
@@ -136,9 +210,8 @@ export function markdown (results) {
       out.push('**Quick run: these figures are not comparable to the targets** (fewer clients, shorter phases, one round); ' +
         'the targets are judged on a full run (`npm run bench`).', '')
     }
-    out.push(table(['target', 'at', 'ratio of medians', 'median of per-round ratios', 'goal', 'met'], results.targets.map((t) => [
-      t.text, t.param ? `${Number(t.param).toLocaleString('en-US')} clients` : '—', x(t.value), x(t.paired),
-      t.max !== undefined ? `≤ ${t.max}×` : t.min !== undefined ? `≥ ${t.min}×` : 'report', statusCell(t)
+    out.push(table(['target', 'at', 'ratio of medians (or figure)', 'median of per-round ratios', 'goal', 'met'], results.targets.map((t) => [
+      t.text, atCell(t), figureCell(t), x(t.paired), goalCell(t), statusCell(t)
     ])), '')
   }
   for (const [scenario, section] of Object.entries(SECTIONS)) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick] — fastify-plezi against bare ws (frame-once),
-// bare @fastify/websocket and Socket.IO, every server in its own process,
-// driven by separate load-generator processes, interleaved round by round.
+// bare @fastify/websocket and Socket.IO, and its history and presence against the same
+// channels without them; every server in its own process, driven by separate
+// load-generator processes, interleaved round by round.
 // Writes bench/results/latest.{json,md,svg} and prints the markdown table.
 import { parseArgs } from 'node:util'
 import { existsSync, mkdirSync } from 'node:fs'
@@ -16,28 +17,42 @@ import { summarize } from './lib/summary.js'
 import { round as roundTo } from './lib/stats.js'
 import { writeReport } from './report.js'
 import { SERVERS, DEFLATE_SERVERS, ECHO_VARIANTS, broadcastCase, compressionCase, echoCase, memoryCase, scaleOutCase, connectCase } from './scenarios.js'
+import { HISTORY_SERVERS, historyCase, historyScaleOutCase, historyStormCase } from './scenarios-history.js'
+import { PRESENCE_SERVERS, presenceCase, presenceStormCase, presenceRedisCase } from './scenarios-presence.js'
 import { Progress } from './lib/progress.js'
 
 const PRESETS = {
   quick: {
     rounds: 1,
-    deadlineS: 150,
+    deadlineS: 220,
     broadcast: { clients: [1000], broadcasts: 100, senders: 4, pad: 200 },
     echo: { clients: 50, seconds: 3, warmSeconds: 0.5, pad: 200 },
     memory: { clients: 2000 },
     scaleout: { clients: 1000, broadcasts: 100, senders: 4, pad: 200 },
     connect: { clients: 1000, concurrency: 100 },
-    compression: { clients: 1000, broadcasts: 20, senders: 4, bytes: 4096 }
+    compression: { clients: 1000, broadcasts: 20, senders: 4, bytes: 4096 },
+    history: { clients: 1000, broadcasts: 100, senders: 4, pad: 200 },
+    historyScaleout: { clients: 1000, broadcasts: 100, senders: 4, pad: 200 },
+    historyStorm: { clients: 500, messages: 100, pad: 200 },
+    presence: { clients: 1000, concurrency: 100 },
+    presenceStorm: { clients: 500, watchers: 100, concurrency: 100 },
+    presenceRedis: { clients: [10, 1000], ttl: 600, periods: 9 }
   },
   full: {
     rounds: 3,
-    deadlineS: 24 * 60,
+    deadlineS: 32 * 60,
     broadcast: { clients: [1000, 5000, 10000], broadcasts: 100, senders: 4, pad: 200 },
     echo: { clients: 50, seconds: 10, warmSeconds: 1, pad: 200 },
     memory: { clients: 10000 },
     scaleout: { clients: 5000, broadcasts: 100, senders: 4, pad: 200 },
     connect: { clients: 5000, concurrency: 100 },
-    compression: { clients: 5000, broadcasts: 20, senders: 4, bytes: 4096 }
+    compression: { clients: 5000, broadcasts: 20, senders: 4, bytes: 4096 },
+    history: { clients: 5000, broadcasts: 100, senders: 4, pad: 200 },
+    historyScaleout: { clients: 5000, broadcasts: 100, senders: 4, pad: 200 },
+    historyStorm: { clients: 5000, messages: 100, pad: 200 },
+    presence: { clients: 5000, concurrency: 100 },
+    presenceStorm: { clients: 2000, watchers: 1000, concurrency: 100 },
+    presenceRedis: { clients: [10, 5000], ttl: 600, periods: 9 }
   }
 }
 
@@ -45,20 +60,28 @@ const SCENARIOS = {
   broadcast: { run: broadcastCase, subjects: Object.keys(SERVERS), params: (c) => c.broadcast.clients.map((clients) => ({ ...c.broadcast, clients })) },
   echo: { run: echoCase, subjects: Object.keys(ECHO_VARIANTS), params: (c) => [c.echo] },
   memory: { run: memoryCase, subjects: Object.keys(SERVERS), params: (c) => [c.memory] },
-  scaleout: { run: scaleOutCase, subjects: ['plezi', 'socketio'], params: (c) => [c.scaleout] },
+  scaleout: { run: scaleOutCase, subjects: ['plezi', 'socketio'], params: (c) => [c.scaleout], redis: true },
   connect: { run: connectCase, subjects: Object.keys(SERVERS), params: (c) => [c.connect] },
-  compression: { run: compressionCase, subjects: [...Object.keys(DEFLATE_SERVERS), 'plezi'], params: (c) => [c.compression] }
+  compression: { run: compressionCase, subjects: [...Object.keys(DEFLATE_SERVERS), 'plezi'], params: (c) => [c.compression] },
+  history: { run: historyCase, subjects: Object.keys(HISTORY_SERVERS), params: (c) => [c.history] },
+  'history-scaleout': { run: historyScaleOutCase, subjects: Object.keys(HISTORY_SERVERS), params: (c) => [c.historyScaleout], redis: true },
+  'history-storm': { run: historyStormCase, subjects: ['plezi-history'], params: (c) => [c.historyStorm], redis: true },
+  presence: { run: presenceCase, subjects: Object.keys(PRESENCE_SERVERS), params: (c) => [c.presence] },
+  'presence-storm': { run: presenceStormCase, subjects: ['plezi-presence'], params: (c) => [c.presenceStorm] },
+  'presence-redis': { run: presenceRedisCase, subjects: ['plezi-presence'], params: (c) => c.presenceRedis.clients.map((clients) => ({ ...c.presenceRedis, clients })), redis: true }
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --quick                 small run, about 2 minutes; its figures are not comparable to the
-                          targets (default: full run, 12 to 17 minutes)
+  --quick                 small run, about 3 minutes; its figures are not comparable to the
+                          targets (default: full run, 16 to 23 minutes)
   --scenarios=a,b         subset of: ${Object.keys(SCENARIOS).join(', ')}
-  --servers=a,b           subset of: ${[...new Set([...Object.keys(SERVERS), ...Object.keys(ECHO_VARIANTS), ...Object.keys(DEFLATE_SERVERS)])].join(', ')}
+  --servers=a,b           subset of: ${[...new Set([...Object.keys(SERVERS), ...Object.keys(ECHO_VARIANTS), ...Object.keys(DEFLATE_SERVERS), ...Object.keys(HISTORY_SERVERS), ...Object.keys(PRESENCE_SERVERS)])].join(', ')}
   --rounds=N              interleaved rounds per case (medians are taken over them)
   --clients=N,N           broadcast client counts        --broadcasts=N   broadcasts per case
   --echo-seconds=S        echo duration                  --memory-clients=N
   --scaleout-clients=N    --connect-clients=N            --compression-clients=N
+  --history-clients=N     history, history-scaleout and history-storm clients
+  --presence-clients=N    presence and presence-storm connections, presence-redis's larger count
   --loadgens=N            load-generator processes
   --no-pin                do not pin with taskset        --out=DIR  (default bench/results)
   --client=raw|ws         websocket client in the load generator (default raw: lean frame parser)
@@ -73,7 +96,7 @@ function parseCli () {
       ['quick', 'boolean'], ['no-pin', 'boolean'], ['help', 'boolean'], ['scenarios', 'string'], ['servers', 'string'],
       ['rounds', 'string'], ['clients', 'string'], ['broadcasts', 'string'], ['echo-seconds', 'string'],
       ['memory-clients', 'string'], ['scaleout-clients', 'string'], ['connect-clients', 'string'], ['compression-clients', 'string'],
-      ['loadgens', 'string'], ['out', 'string'], ['plezi', 'string'], ['client', 'string'], ['cpu-prof', 'boolean'], ['snapshot', 'boolean']
+      ['history-clients', 'string'], ['presence-clients', 'string'], ['loadgens', 'string'], ['out', 'string'], ['plezi', 'string'], ['client', 'string'], ['cpu-prof', 'boolean'], ['snapshot', 'boolean']
     ].map(([name, type]) => [name, { type }]))
   })
   if (values.help) {
@@ -89,12 +112,20 @@ function parseCli () {
   }
   if (values.rounds) config.rounds = int('rounds')
   if (values.clients) config.broadcast.clients = values.clients.split(',').map(Number)
-  if (values.broadcasts) config.broadcast.broadcasts = config.scaleout.broadcasts = config.compression.broadcasts = int('broadcasts')
+  if (values.broadcasts) {
+    config.broadcast.broadcasts = config.scaleout.broadcasts = config.compression.broadcasts = int('broadcasts')
+    config.history.broadcasts = config.historyScaleout.broadcasts = int('broadcasts')
+  }
   if (values['echo-seconds']) config.echo.seconds = Number(values['echo-seconds'])
   if (values['memory-clients']) config.memory.clients = int('memory-clients')
   if (values['scaleout-clients']) config.scaleout.clients = int('scaleout-clients')
   if (values['connect-clients']) config.connect.clients = int('connect-clients')
   if (values['compression-clients']) config.compression.clients = int('compression-clients')
+  if (values['history-clients']) config.history.clients = config.historyScaleout.clients = config.historyStorm.clients = int('history-clients')
+  if (values['presence-clients']) {
+    config.presence.clients = config.presenceStorm.clients = int('presence-clients')
+    config.presenceRedis.clients = [config.presenceRedis.clients[0], int('presence-clients')]
+  }
   const list = (name, all) => {
     if (!values[name]) return all
     const picked = values[name].split(',')
@@ -138,10 +169,11 @@ async function prepare (cli) {
   if (cli.plezi) process.env.BENCH_PLEZI_MODULE = cli.plezi
   const pleziBuilt = existsSync(cli.plezi ?? fileURLToPath(new URL('../dist/lib/index.js', import.meta.url)))
   if (!pleziBuilt) notes.push('fastify-plezi is not built (dist/lib/index.js missing): run `npm run build` first; plezi cases were skipped.')
-  if (cli.scenarios.includes('scaleout')) {
+  const onRedis = cli.scenarios.filter((s) => SCENARIOS[s].redis)
+  if (onRedis.length > 0) {
     const redis = await ensureRedis()
     if (redis) ctx.redisUrl = redis.url
-    else notes.push('No Redis at 127.0.0.1:6379 and none could be started: scale-out skipped.')
+    else notes.push(`No Redis at 127.0.0.1:6379 and none could be started: ${onRedis.join(', ')} skipped.`)
   }
   ctx.wanted = (subject) => (!cli.servers || cli.servers.includes(subject)) && (pleziBuilt || !subject.startsWith('plezi'))
   return { ctx, notes }
@@ -171,8 +203,8 @@ function plan (cli, ctx) {
   const list = []
   for (let round = 1; round <= cli.config.rounds; round++) {
     for (const scenario of cli.scenarios) {
-      if (scenario === 'scaleout' && !ctx.redisUrl) continue
-      const { run, subjects, params: paramsOf } = SCENARIOS[scenario]
+      const { run, subjects, params: paramsOf, redis } = SCENARIOS[scenario]
+      if (redis && !ctx.redisUrl) continue
       for (const params of paramsOf(cli.config)) {
         for (const subject of rotate(subjects.filter(ctx.wanted), round - 1)) list.push({ scenario, round, subject, params, run })
       }

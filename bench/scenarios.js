@@ -6,6 +6,7 @@ import { Child } from './lib/procs.js'
 import { Fanout } from './lib/fanout.js'
 import { percentile } from './lib/stats.js'
 import { padFields, chatFields } from './lib/payload.js'
+import { dropAppKeys } from './lib/redis.js'
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
 
@@ -34,12 +35,14 @@ export const ECHO_VARIANTS = {
 }
 
 const LOADGEN = here('./loadgen/clients.js')
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let caseNumber = 0
+/** A Redis key prefix (appName) of its own for a case. */
+export const casePrefix = () => `bench_${process.pid}_${++caseNumber}`
 
-export async function startServer (ctx, name, { redis = null, prefix } = {}) {
-  const spec = ALL_SERVERS[name]
+// `spec` ({ script, env }): a server that is not one of ALL_SERVERS (history, presence).
+export async function startServer (ctx, name, { redis = null, prefix, spec = ALL_SERVERS[name] } = {}) {
   const number = ++caseNumber
   // --cpu-prof: one V8 profile per server process, for `node --cpu-prof` style digging.
   const profile = ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=${String(number).padStart(3, '0')}-${ctx.label ?? 'case'}-${name}.cpuprofile`] : []
@@ -64,9 +67,9 @@ export async function startServer (ctx, name, { redis = null, prefix } = {}) {
   return child
 }
 
-export async function startLoadgens (ctx, count) {
+export async function startLoadgens (ctx, count, script = LOADGEN) {
   return Promise.all(Array.from({ length: count }, async (_, i) => {
-    const child = new Child(`loadgen-${i}`, LOADGEN, { cpus: ctx.pin?.loadgen, maxMs: ctx.caseMaxMs })
+    const child = new Child(`loadgen-${i}`, script, { cpus: ctx.pin?.loadgen, maxMs: ctx.caseMaxMs })
     await child.once('ready', 10_000)
     return child
   }))
@@ -77,22 +80,22 @@ export function url (name, port, path = ALL_SERVERS[name].path) {
 }
 
 // Websocket servers are driven by the lean raw client unless --client=ws.
-function kindOf (ctx, name) {
+export function kindOf (ctx, name) {
   const kind = ALL_SERVERS[name].client
   return kind === 'ws' ? ctx.wsClient : kind
 }
 
-function loadgensFor (ctx, clients) {
+export function loadgensFor (ctx, clients) {
   return ctx.loadgens ?? Math.max(1, Math.ceil(clients / 5000))
 }
 
 // Split `total` connections over the load generators; client i (global index)
-// goes to urls[i % urls.length].
-export async function connectAll (loadgens, { kind, urls, total, concurrency = 100, timeoutMs, deflate = false }) {
+// goes to urls[i % urls.length]. `extra`: more arguments for the load generator's connect.
+export async function connectAll (loadgens, { kind, urls, total, concurrency = 100, timeoutMs, deflate = false, ...extra }) {
   let offset = 0
   const replies = await Promise.all(loadgens.map((lg, k) => {
     const count = Math.floor(total / loadgens.length) + (k < total % loadgens.length ? 1 : 0)
-    const args = { kind, urls, count, offset, concurrency, deflate }
+    const args = { ...extra, kind, urls, count, offset, concurrency, deflate }
     offset += count
     return lg.request('connect', args, timeoutMs)
   }))
@@ -117,7 +120,7 @@ async function wireOf (loadgens) {
   }), { frames: 0, bytes: 0, compressed: 0, corrupt: 0, firstCorrupt: null })
 }
 
-async function cpuOf (children) {
+export async function cpuOf (children) {
   const replies = await Promise.all(children.map((c) => c.request('cpu')))
   return replies.reduce((sum, r) => sum + r.cpu, 0)
 }
@@ -139,7 +142,7 @@ export async function stopAll (children) {
 // Broadcast (and scale-out, and compression): connect, warm up, measure B broadcasts.
 // `fields`: the broadcast's members; `deflate`: clients offer permessage-deflate, and the
 // result says what came over the wire and the server's memory after the run.
-async function fanoutCase (ctx, servers, urls, kind, { clients, broadcasts, senders, pad }, { fields = padFields(pad), deflate = false } = {}) {
+export async function fanoutCase (ctx, servers, urls, kind, { clients, broadcasts, senders, pad }, { fields = padFields(pad), deflate = false } = {}) {
   const loadgens = await startLoadgens(ctx, loadgensFor(ctx, clients))
   const fanout = new Fanout(loadgens, servers, { broadcasts, senders, fields })
   try {
@@ -217,7 +220,7 @@ export async function compressionCase (ctx, name, params) {
 }
 
 export async function scaleOutCase (ctx, name, params) {
-  const prefix = `bench_${process.pid}_${++caseNumber}`
+  const prefix = casePrefix()
   const servers = []
   try {
     for (let i = 0; i < 2; i++) servers.push(await startServer(ctx, name, { redis: ctx.redisUrl, prefix }))
@@ -225,6 +228,7 @@ export async function scaleOutCase (ctx, name, params) {
     return { ...(await fanoutCase(ctx, servers, urls, kindOf(ctx, name), params)), servers: 2 }
   } finally {
     await stopAll(servers)
+    await dropAppKeys(ctx.redisUrl, prefix)
   }
 }
 

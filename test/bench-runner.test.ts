@@ -9,7 +9,7 @@ interface ProgressLike {
   skipped (item: Item): void
   estimateLeft (): number
 }
-interface Target { issue: number, scenario: string, at: number, text: string, value: number | null, status: string, met: boolean | null, max?: number, min?: number }
+interface Target { issue: number, kind: string, scenario: string, at: number, text: string, value: number | boolean | null, status: string, met: boolean | null, max?: number, min?: number }
 interface Summary { summary: Record<string, unknown>, ratios: unknown[], targets: Target[] }
 
 // bench/ is plain JavaScript outside the package: loaded by URL, typed here by what we use
@@ -92,4 +92,80 @@ t.test('targets: judged only at their size in a full run; a quick run says it is
 
   const small = summarize(compressionCases(200, cpu))
   t.equal(byText(small, /CPU per delivery vs ws perMessageDeflate/).status, 'not comparable (target at 5,000)', 'a full run at another size is not judged either')
+})
+
+// One case: `scenario` run on `subject` at `clients` in `round`, with these result figures (or an error).
+function oneCase (scenario: string, subject: string, clients: number, result: Record<string, unknown> | null, round = 1): unknown {
+  return result === null
+    ? { scenario, round, subject, params: { clients }, error: 'stalled' }
+    : { scenario, round, subject, params: { clients }, result: { clients, ...result } }
+}
+
+const target = (s: Summary, scenario: string, text: RegExp): Target => s.targets.find((x) => x.scenario === scenario && text.test(x.text))!
+
+t.test('history and presence targets: ratios against the same server without the feature', async (t) => {
+  const cases = [
+    oneCase('history', 'plezi', 5000, { serverCpuPerDeliveryUs: 5 }),
+    oneCase('history', 'plezi-history', 5000, { serverCpuPerDeliveryUs: 6 }), // 1.2×: misses ≤ 1.1×
+    oneCase('history-scaleout', 'plezi', 5000, { deliveredPerSec: 100_000 }),
+    oneCase('history-scaleout', 'plezi-history', 5000, { deliveredPerSec: 90_000 }),
+    oneCase('presence', 'plezi', 5000, { serverCpuPerClientUs: 200 }),
+    oneCase('presence', 'plezi-presence', 5000, { serverCpuPerClientUs: 240 })
+  ]
+  const full = summarize(cases)
+  t.same([target(full, 'history', /history channel vs/).status, target(full, 'history', /history channel vs/).met], ['no', false])
+  t.equal(target(full, 'history-scaleout', /delivered msg\/s/).status, 'yes')
+  t.equal(target(full, 'presence', /track/).status, 'yes')
+  t.match(markdown(results('full', full)), /\| broadcast server CPU per delivery, history channel vs the same without history \(in-process store\) \| 5,000 clients \| 1\.20× \| 1\.20× \| ≤ 1\.1× \| \*\*no\*\* \|/)
+  t.match(markdown(results('full', full)), /#### History: broadcast on a channel that keeps history/, 'the history section')
+  const quick = summarize(cases, { quick: true })
+  for (const scenario of ['history', 'history-scaleout', 'presence']) {
+    const row = quick.targets.find((x) => x.scenario === scenario)!
+    t.same([row.status, row.met], ['quick run: not comparable', null], `${scenario}: not judged in a quick run`)
+  }
+})
+
+t.test('a yes/no target: met only if it held in every round, judged like the others', async (t) => {
+  const storm = (allRecovered: boolean | null, round: number, clients = 5000): unknown =>
+    oneCase('history-storm', 'plezi-history', clients, allRecovered === null ? null : { allRecovered, recoveredInMs: 800 + round, serverCpuMs: 700 }, round)
+  const recovered = /every client of a killed process recovers/
+  const yes = summarize([storm(true, 1), storm(true, 2), storm(true, 3)])
+  t.same([target(yes, 'history-storm', recovered).kind, target(yes, 'history-storm', recovered).status, target(yes, 'history-storm', recovered).met], ['check', 'yes', true])
+  t.match(markdown(results('full', yes)), /\| reconnect storm: every client of a killed process recovers its 100 messages from the other \| 5,000 clients \| yes, every round \| — \| yes, every round \| yes \|/)
+  t.equal(target(summarize([storm(true, 1), storm(false, 2), storm(true, 3)]), 'history-storm', recovered).status, 'no', 'one round without is a no')
+  t.equal(target(summarize([storm(true, 1), storm(null, 2)]), 'history-storm', recovered).status, 'no', 'a round that failed is a no')
+  const quick = summarize([storm(true, 1, 500)], { quick: true })
+  t.same([target(quick, 'history-storm', recovered).status, target(quick, 'history-storm', recovered).met], ['quick run: not comparable', null])
+  t.equal(target(summarize([storm(true, 1, 500)]), 'history-storm', recovered).status, 'not comparable (target at 5,000)')
+  const time = target(yes, 'history-storm', /time from the first reconnect/)
+  t.same([time.kind, time.value, time.status], ['value', 802, 'reported'], 'a figure without a goal: the median, reported')
+  t.match(markdown(results('quick', quick)), /\| reconnect storm: time from the first reconnect to the last recovered message \| 500 clients \| 801 ms \| — \| report \| reported \|/)
+  t.equal(target(summarize([]), 'history-storm', recovered).status, 'not measured')
+})
+
+t.test('"must not grow": the same figure at the target\'s size against the smaller one', async (t) => {
+  const trips = (small: number, large: number, at = 5000): unknown[] => [
+    oneCase('presence-redis', 'plezi-presence', 10, { roundTripsPerRefresh: small }),
+    oneCase('presence-redis', 'plezi-presence', at, { roundTripsPerRefresh: large })
+  ]
+  const grow = /must not grow/
+  const flat = summarize(trips(1, 1))
+  t.same([target(flat, 'presence-redis', grow).value, target(flat, 'presence-redis', grow).status], [1, 'yes'])
+  t.match(markdown(results('full', flat)), /\| Redis round trips per presence refresh period: must not grow with connections \| 5,000 vs 10 connections \| 1\.00× \| 1\.00× \| ≤ 1× \| yes \|/)
+  t.equal(target(summarize(trips(1, 1.5)), 'presence-redis', grow).status, 'no', 'more round trips with more connections')
+  t.equal(target(summarize(trips(1, 1, 1000), { quick: true }), 'presence-redis', grow).status, 'quick run: not comparable')
+  t.equal(target(summarize(trips(1, 1, 2000)), 'presence-redis', grow).status, 'not comparable (target at 5,000 vs 10)')
+  t.equal(target(summarize([trips(1, 1)[1]]), 'presence-redis', grow).status, 'not measured', 'one size only: nothing to compare')
+})
+
+t.test('a reported figure shown beside another scenario\'s', async (t) => {
+  const storm = oneCase('presence-storm', 'plezi-presence', 2000, { diffsPerSec: 9000, serverCpuPerDiffUs: 25, watchers: 1000, diffFrames: 20_000 })
+  const broadcast = oneCase('broadcast', 'plezi', 1000, { serverCpuPerDeliveryUs: 9.8 })
+  const both = summarize([storm, broadcast], { quick: true })
+  const perDiff = target(both, 'presence-storm', /per delivered diff/)
+  t.equal(perDiff.status, 'reported', 'no goal: reported in a quick run too')
+  const md = markdown(results('quick', both))
+  t.match(md, /\| join\/leave storm: server CPU per delivered diff \(the joins and leaves included\) \| 2,000 clients \| 25 µs \(plain broadcast per delivery: 9\.8 µs at 1,000 clients\) \| — \| report \| reported \|/)
+  t.match(md, /\| 2000 \| 1,000 \| 20,000 \| 9,000 \| — \| — \| — \| 25 \| 9\.8 \(1,000 clients\) \| — \|/, 'the storm\'s section shows the plain broadcast beside it')
+  t.match(markdown(results('quick', summarize([storm], { quick: true }))), /25 µs \(plain broadcast per delivery: not measured in this run\)/)
 })

@@ -65,7 +65,8 @@ export function serverStats (connections) {
 }
 
 // Every server script calls this: start() listens on 127.0.0.1 and returns
-// { port, connections() }; the parent is told the port once it listens.
+// { port, connections(), commands? } (commands: extra IPC handlers, e.g. `publish`); the
+// parent is told the port once it listens.
 export async function runServer (start) {
   guard()
   const options = {
@@ -74,8 +75,9 @@ export async function runServer (start) {
     prefix: process.env.BENCH_PREFIX || `bench_${process.pid}`
   }
   try {
-    const { port, connections } = await start(options)
+    const { port, connections, commands = {} } = await start(options)
     onCommands({
+      ...commands,
       stats: serverStats(connections),
       // bench/heap.js: what the open connections keep alive
       heapSnapshot: async ({ path }) => {

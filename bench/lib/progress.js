@@ -9,7 +9,13 @@ const PRIORS = {
   echo: (_k, _subject, params) => params.seconds + params.warmSeconds + 2.5,
   memory: (k) => 2 + 0.7 * k,
   scaleout: (k) => 4 + 2.2 * k,
-  connect: (k) => 2 + 0.8 * k
+  connect: (k) => 2 + 0.8 * k,
+  history: (k) => 2.5 + 2.6 * k,
+  'history-scaleout': (k) => 2.5 + 2.2 * k,
+  'history-storm': (k) => 1.5 + 2.6 * k,
+  presence: (k) => 1.4 + 0.9 * k,
+  'presence-storm': (k, _subject, params) => 1.5 + 2 * k + (2 * (params.watchers ?? 0)) / 1000,
+  'presence-redis': (k, _subject, params) => 1.5 + (params.periods * params.ttl) / 3000 + 1.3 * k
 }
 
 const keyOf = ({ scenario, subject, params }) => `${scenario}/${subject}/${params.clients}`

@@ -1,8 +1,9 @@
 // Scale-out needs a Redis at 127.0.0.1:6379: use the running one, or start a
 // throw-away redis-server there (killed with the other children) if the
-// binary exists.
+// binary exists. dropAppKeys: what the cases leave there.
 import { createConnection } from 'node:net'
 import { spawn } from 'node:child_process'
+import { Redis } from 'ioredis'
 
 const HOST = '127.0.0.1'
 const PORT = 6379
@@ -35,4 +36,22 @@ export async function ensureRedis () {
   }
   proc.kill('SIGKILL')
   return null
+}
+
+// The keys a case's apps (appName `prefix`) leave in Redis: history positions live for a day,
+// and with the Redis engine every app registers its process for presence (no TTL), entries or not.
+export async function dropAppKeys (url, prefix) {
+  const conn = new Redis(url)
+  try {
+    for (const pattern of [`plezi:history:{${prefix}/*`, `plezi:presence:${prefix}:*`]) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await conn.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+        if (keys.length > 0) await conn.del(...keys)
+        cursor = next
+      } while (cursor !== '0')
+    }
+  } finally {
+    conn.disconnect()
+  }
 }

@@ -1,6 +1,6 @@
 // Load-generator process: holds many client connections and runs one phase at
 // a time on command from bench/run.js (connect, track+send broadcasts, echo,
-// close). Every loop is bounded by a count and a deadline.
+// close; presence frames are counted). Every loop is bounded by a count and a deadline.
 import { performance } from 'node:perf_hooks'
 import { guard, onCommands, emit, cpuMicros, nowMicros } from '../lib/child.js'
 import { connectWs } from './ws-client.js'
@@ -23,6 +23,8 @@ const echo = { phase: 'stop', count: 0, message: null }
 // came compressed; and compressed payloads whose inflated text was not what was sent.
 const wire = { frames: 0, bytes: 0, compressed: 0, corrupt: 0, firstCorrupt: null }
 let fields = null // the broadcasts' members, to check inflated texts against
+// Presence frames received: states (`_presence_`), diffs (`_presence_diff_`), the last diff's time.
+const presence = { states: 0, diffs: 0, lastDiffAt: 0 }
 
 const sink = {
   broadcast (id, frameBytes, compressed) {
@@ -44,6 +46,11 @@ const sink = {
     echo.count++
     client.echo(echo.message)
   },
+  presence (diff) {
+    if (!diff) return void presence.states++
+    presence.diffs++
+    presence.lastDiffAt = nowMicros()
+  },
   closed () { closed++ }
 }
 
@@ -63,7 +70,9 @@ async function connect ({ kind, urls, count, offset = 0, concurrency = 100, time
     while (next < count) {
       const i = next++
       try {
-        clients[base + i] = await open(urls[(offset + i) % urls.length], sink, timeoutMs, { deflate })
+        // `{i}` in a URL: the client's index over all load generators (e.g. `?user={i}`)
+        const url = urls[(offset + i) % urls.length].replace('{i}', String(offset + i))
+        clients[base + i] = await open(url, sink, timeoutMs, { deflate })
       } catch (err) {
         failed++
         if (errors.length < 3) errors.push(String(err?.message ?? err))
@@ -149,6 +158,7 @@ onCommands({
   echo: runEcho,
   cpu: () => ({ cpu: cpuMicros(), open: openClients().length - closed, closed }),
   wire: () => ({ ...wire }),
+  presence: () => ({ ...presence }),
   close
 })
 emit('ready', { pid: process.pid })

@@ -1,7 +1,7 @@
-// Load generator for the reconnect storm of bench/history.js: many `ws` clients of a history
-// channel. Each records its `_sub_` (parsed) and counts its `_pub_` frames (recognised by one
-// byte, not parsed); once every client of the batch has `expect` of them, 'recovered' is
-// emitted with the time. Commands: connect, status, close.
+// Load generator for the reconnect storm (history-storm, bench/scenarios-history.js): many `ws`
+// clients of a history channel. Each records its `_sub_` (parsed) and counts its `_pub_` frames
+// (recognised by one byte, not parsed); once every client of the batch has `expect` of them,
+// 'recovered' is emitted with the time. Commands: connect, status, close.
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { guard, onCommands, emit, cpuMicros, nowMicros } from '../lib/child.js'

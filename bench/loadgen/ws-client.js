@@ -8,6 +8,10 @@ const BROADCAST = Buffer.from('broadcast')
 const ID_KEY = Buffer.from('"id":')
 const R = 0x52 // 'R' of broadcastResult
 const ACK = Buffer.from('{"event":"_ack_"')
+const P = 0x70 // 'p' of _presence_
+const R_LOWER = 0x72 // its 'r' (not _pub_)
+const D = 0x64 // 'd' of _presence_diff_, where _presence_ has its closing quote
+const PRESENCE_KIND_AT = '{"event":"_presence_'.length
 
 /** The echo message of each mode: shootout `type`, auto-dispatch `event`, or an event with an `_EID_` (ack + reply). */
 export function echoText (mode, pad) {
@@ -27,12 +31,16 @@ function readId (buf, at) {
 }
 
 // Recognise a shootout message from its bytes; shared with raw-client.js, which also says
-// how many bytes its frame took on the wire and whether it came compressed.
-// sink: { broadcast(id, frameBytes, compressed), result(id), echo(client), closed(client) }
+// how many bytes its frame took on the wire and whether it came compressed. Presence frames
+// (`{"event":"_presence_"…` and `{"event":"_presence_diff_"…`) are told apart by two bytes.
+// sink: { broadcast(id, frameBytes, compressed), result(id), echo(client), presence(diff), closed(client) }
 export function classify (data, sink, client, frameBytes = 0, compressed = false) {
   const i = data.indexOf(BROADCAST)
   if (i < 0) {
-    if (data[10] === 0x5f && data.indexOf(ACK) === 0) return // an _ack_: the reply follows
+    if (data[10] === 0x5f) { // {"event":"_…
+      if (data[11] === P && data[12] === R_LOWER) return sink.presence(data[PRESENCE_KIND_AT] === D)
+      if (data.indexOf(ACK) === 0) return // an _ack_: the reply follows
+    }
     return sink.echo(client)
   }
   const id = readId(data, data.indexOf(ID_KEY, i) + ID_KEY.length)

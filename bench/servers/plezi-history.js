@@ -1,10 +1,11 @@
-// fastify-plezi for bench/history.js: like servers/plezi.js (onOpen subscribes, a "broadcast"
-// message publishes), on the channel `bench/h`, which keeps history when BENCH_HISTORY=1 and is
-// a plain channel otherwise: the same code, with and without history. Both publish the
-// broadcast as an object, so the frame carries the same JSON either way. Extra IPC command:
-// `publish { count, pad }` publishes `count` broadcasts itself (the reconnect storm).
+// fastify-plezi for the history scenarios (bench/scenarios-history.js): like servers/plezi.js
+// (onOpen subscribes, a "broadcast" message publishes), on the channel `bench/h`, which keeps
+// history when BENCH_HISTORY=1 and is a plain channel otherwise: the same code, with and
+// without history. Both publish the broadcast as an object, so the frame carries the same JSON
+// either way. Extra IPC command: `publish { count, pad }` publishes `count` broadcasts itself
+// (the reconnect storm).
 import Fastify from 'fastify'
-import { guard, onCommands, emit, serverStats } from '../lib/child.js'
+import { runServer } from '../lib/child.js'
 
 const { default: plezi, Controller } = await import(process.env.BENCH_PLEZI_MODULE || 'fastify-plezi')
 
@@ -33,28 +34,25 @@ class Shootout extends Controller {
   onClose () { connections-- }
 }
 
-guard()
-try {
-  const redis = process.env.BENCH_REDIS_URL || undefined
+runServer(async ({ host, redis, prefix }) => {
   const app = Fastify({ logger: { level: 'error' } })
   await app.register(plezi, {
-    appName: process.env.BENCH_PREFIX || `bench_${process.pid}`,
+    appName: prefix,
     clientPath: false,
     ...(redis ? { redis } : {}),
     ...(HISTORY ? { history: { channels: ['bench/#'], size: Number(process.env.BENCH_HISTORY_SIZE ?? 1000) } } : {})
   })
   app.plezi.route('/bench', Shootout)
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  onCommands({
-    stats: serverStats(() => connections),
-    async publish ({ count, pad = '' }) {
-      let ok = 0
-      for (let id = 0; id < count; id++) if (await app.plezi.publish(CHANNEL, { type: 'broadcast', payload: { id, pad } })) ok++
-      return { published: ok }
+  await app.listen({ host, port: 0 })
+  return {
+    port: app.server.address().port,
+    connections: () => connections,
+    commands: {
+      async publish ({ count, pad = '' }) {
+        let ok = 0
+        for (let id = 0; id < count; id++) if (await app.plezi.publish(CHANNEL, { type: 'broadcast', payload: { id, pad } })) ok++
+        return { published: ok }
+      }
     }
-  })
-  emit('ready', { port: app.server.address().port, pid: process.pid })
-} catch (err) {
-  emit('failed', { error: String(err?.stack ?? err) })
-  setImmediate(() => process.exit(1))
-}
+  }
+})

@@ -12,6 +12,7 @@ const COLORS = {
   'ws-frame-once': '#4c72b0',
   'ws-deflate': '#2a4d7f',
   'fastify-websocket': '#55a868',
+  'fastify-websocket-json': '#8fce9f',
   socketio: '#8172b2',
   'plezi-history': '#c0392b',
   'plezi-presence': '#e67e22'
@@ -24,6 +25,7 @@ const LABELS = {
   'ws-frame-once': 'ws frame-once (reference)',
   'ws-deflate': 'ws perMessageDeflate',
   'fastify-websocket': '@fastify/websocket',
+  'fastify-websocket-json': '@fastify/websocket, reply serialised (JSON.stringify)',
   socketio: 'Socket.IO',
   'plezi-history': 'fastify-plezi, history channel',
   'plezi-presence': 'fastify-plezi with presence'
@@ -40,6 +42,7 @@ const SHORT = {
   'ws-frame-once': 'ws frame-once',
   'ws-deflate': 'ws deflate',
   'fastify-websocket': '@fastify/ws',
+  'fastify-websocket-json': '@fastify/ws JSON',
   socketio: 'Socket.IO',
   'plezi-history': 'plezi history',
   'plezi-presence': 'plezi presence'

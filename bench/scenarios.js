@@ -31,6 +31,8 @@ export const ECHO_VARIANTS = {
   'plezi-auto': { server: 'plezi', path: '/auto', mode: 'event' },
   'plezi-request': { server: 'plezi', path: '/auto', mode: 'request' },
   'fastify-websocket': { server: 'fastify-websocket', path: '/bench', mode: 'type' },
+  // the protocol work of auto-dispatch (parse the message, serialise the reply), done by hand
+  'fastify-websocket-json': { server: 'fastify-websocket', path: '/json', mode: 'type' },
   socketio: { server: 'socketio', path: '', mode: 'type' }
 }
 

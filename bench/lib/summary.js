@@ -42,6 +42,8 @@ export const TARGETS = [
   { issue: 13, scenario: 'compression', at: 5000, metric: 'wireBytesPerDelivery', ours: 'plezi-deflate', vs: 'plezi', text: 'compressed broadcast bytes on the wire per delivery vs uncompressed' },
   { issue: 13, scenario: 'echo', at: 50, metric: 'messagesPerSec', ours: 'plezi-auto', vs: 'fastify-websocket', min: 0.95, text: 'auto-dispatch echo msg/s vs @fastify/websocket raw echo' },
   { issue: 13, scenario: 'echo', at: 50, metric: 'serverCpuPerMessageUs', ours: 'plezi-auto', vs: 'fastify-websocket', max: 1.1, text: 'auto-dispatch echo server CPU per message vs @fastify/websocket' },
+  { issue: 13, scenario: 'echo', at: 50, metric: 'messagesPerSec', ours: 'plezi-auto', vs: 'fastify-websocket-json', text: 'auto-dispatch echo msg/s vs @fastify/websocket echo that serialises its reply (the same JSON work)' },
+  { issue: 13, scenario: 'echo', at: 50, metric: 'serverCpuPerMessageUs', ours: 'plezi-auto', vs: 'fastify-websocket-json', text: 'auto-dispatch echo server CPU per message vs the same' },
   { issue: 13, scenario: 'memory', at: 10000, metric: 'rssPerConnKB', ours: 'plezi', vs: 'fastify-websocket', max: 1.0, text: 'RSS per idle connection vs @fastify/websocket' },
   { issue: 13, scenario: 'memory', at: 10000, metric: 'rssPerConnKB', ours: 'plezi', vs: 'ws-frame-once', text: 'RSS per idle connection vs bare ws' },
   { issue: 13, scenario: 'broadcast', at: 5000, metric: 'serverCpuPerDeliveryUs', ours: 'plezi', vs: 'ws-frame-once', max: 0.5, text: 'broadcast server CPU per delivery vs ws frame-once' },

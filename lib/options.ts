@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { RedisOptions } from 'ioredis'
 import { PLZ_ERR_OPTION } from './errors.js'
 import { HistoryChannels } from './pubsub/history/channels.js'
-import { resolveLimits, type ResolvedLimits } from './pubsub/history/store.js'
+import { HISTORY_DEFAULTS, MAX_INTERVAL, resolveLimits, type ResolvedLimits } from './pubsub/history/store.js'
 import { describe } from './describe.js'
 
 /** Decides whether a browser `Origin` may open a websocket. */
@@ -66,10 +66,18 @@ export interface HistoryOptions {
   ttl?: number
   /** How long (ms) a channel's position (epoch, offset) is kept after its last use (default 24 h, at least `ttl`). */
   metaTtl?: number
+  /**
+   * ms between position checks (default 10000; `0` or `false`: none). Redis only: every interval
+   * each process reads the latest positions of the history channels it hears, in one round trip,
+   * and delivers from history what Redis's pub/sub lost without the connection dropping.
+   */
+  checkInterval?: number | false
 }
 
 export interface ResolvedHistory extends ResolvedLimits {
   channels: HistoryChannels
+  /** ms between position checks; 0 when there are none. */
+  checkInterval: number
 }
 
 export interface CompressionOptions {
@@ -223,7 +231,16 @@ function compression (value: unknown): { threshold: number } | false {
   return { threshold: integer('compression.threshold', (value as { threshold?: unknown }).threshold, DEFAULTS.compressionThreshold, 0) }
 }
 
-const HISTORY_KEYS = new Set(['channels', 'size', 'ttl', 'metaTtl'])
+const HISTORY_KEYS = new Set(['channels', 'size', 'ttl', 'metaTtl', 'checkInterval'])
+
+function checkInterval (value: unknown): number {
+  if (value === undefined) return HISTORY_DEFAULTS.checkInterval
+  if (value === false) return 0
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_INTERVAL) {
+    fail('history.checkInterval', `expected an integer from 0 to ${MAX_INTERVAL} (ms; 0 or false: no check), received ${describe(value)}`)
+  }
+  return value
+}
 
 function history (value: unknown, withEmitter: boolean): ResolvedHistory | undefined {
   if (value === undefined) return undefined
@@ -235,8 +252,8 @@ function history (value: unknown, withEmitter: boolean): ResolvedHistory | undef
   }
   // History lives in the engine's backend (the process, or Redis): a supplied emitter has none.
   if (withEmitter) fail('history', 'needs the in-process engine or Redis ("redis"); an app-supplied "emitter" has no history store')
-  const { channels, ...limits } = value as HistoryOptions
-  return { channels: new HistoryChannels(channels), ...resolveLimits(limits) }
+  const { channels, checkInterval: interval, ...limits } = value as HistoryOptions
+  return { channels: new HistoryChannels(channels), ...resolveLimits(limits), checkInterval: checkInterval(interval) }
 }
 
 const PRESENCE_KEYS = new Set(['ttl', 'interval'])

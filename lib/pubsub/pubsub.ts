@@ -17,7 +17,8 @@ import { PLZ_ERR_CHANNEL, PLZ_ERR_ENGINE } from '../errors.js'
 import { publishChannel, reportError } from '../diagnostics.js'
 import { History, atPosition, type HistoryConfig, type Recovered, type Seen } from './history/history.js'
 import { matchPattern } from './history/channels.js'
-import { toHistoryData, type HistoryData, type HistoryEntry, type HistoryPage, type Position, type ReadOptions } from './history/store.js'
+import { PositionCheck } from './history/position-check.js'
+import { HISTORY_DEFAULTS, toHistoryData, type HistoryData, type HistoryEntry, type HistoryPage, type Position, type ReadOptions } from './history/store.js'
 
 export { PubSubMessage } from './message.js'
 export type { MessageKind, MessagePosition } from './message.js'
@@ -106,6 +107,7 @@ export class PubSub {
   readonly #prefix: string
   readonly #subscriptions = new Map<string, Subscription>()
   readonly #history: History | undefined
+  readonly #check: PositionCheck | undefined
   #listeners = 0
   #closed = false
   #engineDown = false
@@ -142,6 +144,9 @@ export class PubSub {
     if (opts.history !== undefined) {
       if (this.#external !== undefined && this.#external.connection === undefined) throw new TypeError('fastify-plezi: history needs the in-process engine or Redis')
       this.#history = new History(opts.history, this.#prefix, this.id, this.#external?.connection, (channel) => this.#subscriptions.has(channel))
+      // In the process nothing is lost between history and delivery: no check.
+      const interval = opts.history.checkInterval ?? HISTORY_DEFAULTS.checkInterval
+      if (this.#history.memory === undefined && interval > 0) this.#check = this.#positionCheck(this.#history, interval)
     }
   }
 
@@ -284,6 +289,11 @@ export class PubSub {
     return this.#history!
   }
 
+  /** Position checks that read Redis so far (undefined: no check runs); for tests. */
+  get positionChecks (): number | undefined {
+    return this.#check?.reads
+  }
+
   /** Engine-side listeners not yet removed (one per pattern and engine); for tests. */
   listenerCount (): number {
     return this.#listeners
@@ -295,6 +305,7 @@ export class PubSub {
     this.#closed = true
     // Not awaited: removals on Redis wait for its replies, which an outage withholds.
     for (const subscription of [...this.#subscriptions.values()]) void this.#unregister(subscription)
+    this.#check?.close()
     await this.#history?.close()
     await Promise.all([this.#local.close(), this.#external?.close()])
   }
@@ -532,6 +543,24 @@ export class PubSub {
       seen.held = []
       this.#heal(history, channel, seen, seen.epoch, undefined)
     }
+  }
+
+  // Every `interval` ms, the tracked channels against Redis: what history holds that never
+  // arrived is healed as after a reconnect (see position-check.ts).
+  #positionCheck (history: History, interval: number): PositionCheck {
+    return new PositionCheck(interval, {
+      seen: history.seen,
+      positions: (channels) => history.positions(channels),
+      listening: () => {
+        const patterns: string[] = []
+        for (const subscription of this.#subscriptions.values()) if (subscription.isPattern) patterns.push(subscription.pattern)
+        return (channel) => this.#subscriptions.has(channel) || patterns.some((pattern) => matchPattern(pattern, channel))
+      },
+      heal: (channel, seen) => {
+        seen.held = []
+        this.#heal(history, channel, seen, seen.epoch, undefined)
+      }
+    }, this.#log)
   }
 
   #subscriptionsOf (channel: string): Subscription[] {

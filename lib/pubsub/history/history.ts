@@ -15,6 +15,8 @@ import type { HistoryChannels } from './channels.js'
 
 export interface HistoryConfig extends ResolvedLimits {
   channels: HistoryChannels
+  /** ms between position checks (Redis only; 0: none); default HISTORY_DEFAULTS.checkInterval. */
+  checkInterval?: number
 }
 
 /** What a subscriber recovering from a position gets. */
@@ -59,6 +61,7 @@ export class History {
   readonly #scope: string
   readonly #recoveries = new Map<string, SharedRecovery>()
   readonly #subscribed: (channel: string) => boolean
+  readonly #redis: RedisHistoryStore | undefined
 
   /**
    * `connection`: the Redis engine's publish connection, shared so history and publishes keep
@@ -75,7 +78,8 @@ export class History {
       this.store = this.memory
     } else {
       this.memory = undefined
-      this.store = new RedisHistoryStore({ ...limits, redis: connection, publish: { topicPrefix: '', origin } })
+      this.#redis = new RedisHistoryStore({ ...limits, redis: connection, publish: { topicPrefix: '', origin } })
+      this.store = this.#redis
     }
   }
 
@@ -90,6 +94,11 @@ export class History {
 
   read (channel: string, options?: ReadOptions): Promise<HistoryPage> {
     return this.store.read(this.key(channel), options)
+  }
+
+  /** The latest positions of `channels`, one round trip (null: the channel is gone); Redis only. */
+  positions (channels: readonly string[]): Promise<Array<Position | null>> {
+    return this.#redis!.positions(channels.map((channel) => this.key(channel)))
   }
 
   /** Where a new subscriber starts: what this process delivered last, else the store's latest. */

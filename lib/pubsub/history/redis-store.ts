@@ -100,6 +100,23 @@ export class RedisHistoryStore implements HistoryStore {
     return this.#read(channel, undefined, 0).then(({ epoch, offset }) => ({ epoch, offset }))
   }
 
+  /**
+   * The latest positions of many channels in one round trip (one pipeline of HMGET, no script,
+   * no TTL refreshed): null for a channel whose meta hash is gone. Rejects when Redis cannot
+   * answer; one failed command fails the whole read.
+   */
+  async positions (channels: readonly string[]): Promise<Array<Position | null>> {
+    if (this.#closed) throw closedError()
+    const pipeline = this.#conn.pipeline()
+    for (const channel of channels) pipeline.hmget(this.keys(channel).meta, 'e', 's')
+    const replies = (await pipeline.exec())!
+    return replies.map(([err, reply]) => {
+      if (err) throw err
+      const [epoch, offset] = reply as [string | null, string | null]
+      return epoch === null ? null : { epoch, offset: Number(offset ?? 0) }
+    })
+  }
+
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true

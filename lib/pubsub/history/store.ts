@@ -70,8 +70,13 @@ export const HISTORY_DEFAULTS = {
   ttl: 300_000,
   // Long enough that a client that was up to date when the messages expired still recovers
   // (nothing to replay), short enough that channels seen once do not pile up.
-  metaTtl: 86_400_000
+  metaTtl: 86_400_000,
+  // The position check (Redis): a message lost upstream reaches subscribers within two of these.
+  checkInterval: 10_000
 } as const
+
+/** Above it, timers fire at once (Node's limit, about 24.8 days). */
+export const MAX_INTERVAL = 2_147_483_647
 
 // Far above any sensible setting, low enough that Redis and timers take the numbers as given.
 const MAX_SIZE = 1_000_000

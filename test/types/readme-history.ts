@@ -33,4 +33,12 @@ client.onpublish = (data, channel) => console.log(channel, data)
 client.onresync = ({ channel }) => { void fetch(`/state?channel=${encodeURIComponent(channel)}`) } // reload it
 addEventListener('pagehide', () => { sessionStorage.setItem('positions', JSON.stringify(client.positions)) })
 
-export { backlog }
+// Not in the README: history.checkInterval takes ms or false.
+import type { PleziOptions } from 'fastify-plezi'
+
+const checked: PleziOptions['history'] = { channels: ['chat/#'], checkInterval: 30_000 }
+const unchecked: PleziOptions['history'] = { channels: ['chat/#'], checkInterval: false }
+// @ts-expect-error a string is not an interval
+const wrong: PleziOptions['history'] = { channels: ['chat/#'], checkInterval: '30s' }
+
+export { backlog, checked, unchecked, wrong }

@@ -164,7 +164,8 @@ t.test('Redis: messages in history that pub/sub never delivered reach every subs
   const logs = logCapture('debug')
   const appName = appNameFor()
   const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/room', HistoryRoom) },
-    { redis: REDIS_URL, appName, history: { channels: ['chat/#'], checkInterval: 50 } }, { logger: logs.logger })
+    // long enough that a message in flight under a loaded machine has arrived by the next check
+    { redis: REDIS_URL, appName, history: { channels: ['chat/#'], checkInterval: 200 } }, { logger: logs.logger })
   const silent = new RedisHistoryStore({ redis: REDIS_URL })
   t.teardown(() => silent.close())
   await silent.ready()

@@ -8,20 +8,14 @@ import { dirname } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { chromium } from 'playwright-core'
 import plezi, { Controller } from '../lib/index.js'
-import { REDIS_URL, uniqueAppName, ciRequiresRedis, redisAnswers } from './fixtures/pubsub-helpers.js'
-import { dropHistoryKeysAtEnd } from './fixtures/history-helpers.js'
+import { REDIS_URL } from './fixtures/pubsub-helpers.js'
+import { historyRedis } from './fixtures/history-helpers.js'
 
 const CHROMIUM = process.env.PLEZI_CHROMIUM ?? '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
-const redisUp = await redisAnswers()
-// Every app of this file is scoped under one name, and its keys are deleted at the end.
-const scope = uniqueAppName('hbrowser')
-let apps = 0
-const appNameFor = (): string => `${scope}_${++apps}`
-if (redisUp) dropHistoryKeysAtEnd(t, REDIS_URL, scope)
-if (!redisUp && ciRequiresRedis()) t.fail(`Redis is required under CI but does not answer at ${REDIS_URL}`)
+const { redisUp, appNameFor } = await historyRedis(t, 'hbrowser')
 const missing = !existsSync(CHROMIUM) ? `Chromium is missing at ${CHROMIUM}` : !redisUp ? `REDIS NOT RUNNING at ${REDIS_URL}` : false
 if (missing !== false && process.env.CI === 'true') t.fail(missing)
 

@@ -14,16 +14,10 @@ import type { Position } from '../lib/pubsub/history/store.js'
 import { resolveOptions } from '../lib/options.js'
 import { contextOf } from '../lib/context.js'
 import { build, connect, deferred, logCapture } from './helpers.js'
-import { PrivateRedis, REDIS_URL, RecordingLog, ciRequiresRedis, freePort, redisAnswers, uniqueAppName } from './fixtures/pubsub-helpers.js'
-import { HistoryRoom, dropHistoryKeysAtEnd, nextSub, pubs, range } from './fixtures/history-helpers.js'
+import { PrivateRedis, REDIS_URL, RecordingLog, freePort, uniqueAppName } from './fixtures/pubsub-helpers.js'
+import { HistoryRoom, nextSub, pubs, range, historyRedis } from './fixtures/history-helpers.js'
 
-const redisUp = await redisAnswers()
-const scope = uniqueAppName('hcheck')
-let apps = 0
-const appNameFor = (): string => `${scope}_${++apps}`
-if (redisUp) dropHistoryKeysAtEnd(t, REDIS_URL, scope)
-if (!redisUp && ciRequiresRedis()) t.fail(`Redis is required under CI but does not answer at ${REDIS_URL}`)
-const redisSkip = redisUp ? false : `REDIS NOT RUNNING at ${REDIS_URL}: SKIPPED (start redis-server; under CI=true this fails)`
+const { skip: redisSkip, appNameFor } = await historyRedis(t, 'hcheck')
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0
 const serverSkip = hasRedisServer ? false : 'REDIS-SERVER NOT INSTALLED: SKIPPED'
 

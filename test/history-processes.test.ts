@@ -6,17 +6,10 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Client, connect } from './helpers.js'
-import { REDIS_URL, uniqueAppName, ciRequiresRedis, redisAnswers } from './fixtures/pubsub-helpers.js'
-import { nextSub, pubs, range, type PubFrame, type SubFrame, dropHistoryKeysAtEnd } from './fixtures/history-helpers.js'
+import { REDIS_URL } from './fixtures/pubsub-helpers.js'
+import { nextSub, pubs, range, type PubFrame, type SubFrame, historyRedis } from './fixtures/history-helpers.js'
 
-const redisUp = await redisAnswers()
-// Every app of this file is scoped under one name, and its keys are deleted at the end.
-const scope = uniqueAppName('hproc')
-let apps = 0
-const appNameFor = (): string => `${scope}_${++apps}`
-if (redisUp) dropHistoryKeysAtEnd(t, REDIS_URL, scope)
-if (!redisUp && ciRequiresRedis()) t.fail(`Redis is required under CI but does not answer at ${REDIS_URL}`)
-const skip = redisUp ? false : `REDIS NOT RUNNING at ${REDIS_URL}: SKIPPED (start redis-server; under CI=true this fails)`
+const { skip, appNameFor } = await historyRedis(t, 'hproc')
 
 interface Server { child: ChildProcess, port: number, url: string }
 

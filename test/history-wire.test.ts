@@ -6,17 +6,10 @@ import t from 'tap'
 import { PubSubMessage } from '../lib/pubsub/pubsub.js'
 import { Controller, type PleziOptions } from '../lib/index.js'
 import { build, connect, deferred } from './helpers.js'
-import { REDIS_URL, uniqueAppName, ciRequiresRedis, redisAnswers } from './fixtures/pubsub-helpers.js'
-import { HistoryRoom, expectEvent, nextSub, pubs, range, dropHistoryKeysAtEnd } from './fixtures/history-helpers.js'
+import { REDIS_URL } from './fixtures/pubsub-helpers.js'
+import { HistoryRoom, expectEvent, nextSub, pubs, range, historyRedis } from './fixtures/history-helpers.js'
 
-const redisUp = await redisAnswers()
-// Every app of this file is scoped under one name, and its keys are deleted at the end.
-const scope = uniqueAppName('hwire')
-let apps = 0
-const appNameFor = (): string => `${scope}_${++apps}`
-if (redisUp) dropHistoryKeysAtEnd(t, REDIS_URL, scope)
-if (!redisUp && ciRequiresRedis()) t.fail(`Redis is required under CI but does not answer at ${REDIS_URL}`)
-const redisSkip = redisUp ? false : `REDIS NOT RUNNING at ${REDIS_URL}: SKIPPED (start redis-server; under CI=true this fails)`
+const { skip: redisSkip, appNameFor } = await historyRedis(t, 'hwire')
 
 const HISTORY = { channels: ['chat/#', 'orders/+'], size: 20 }
 

@@ -3,10 +3,9 @@
 // positions, patterns and other channels untouched, Buffers refused at the call, and
 // app.plezi.history().
 import t from 'tap'
-import { PubSubMessage } from '../lib/pubsub/pubsub.js'
 import { Controller, type PleziOptions } from '../lib/index.js'
 import { build, connect, deferred } from './helpers.js'
-import { REDIS_URL } from './fixtures/pubsub-helpers.js'
+import { REDIS_URL, countFrames } from './fixtures/pubsub-helpers.js'
 import { HistoryRoom, expectEvent, nextSub, pubs, range, historyRedis } from './fixtures/history-helpers.js'
 
 const { skip: redisSkip, appNameFor } = await historyRedis(t, 'hwire')
@@ -91,19 +90,12 @@ t.test('a _pub_ envelope is framed once for every direct subscriber', async (t) 
   const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/room', HistoryRoom) }, { history: HISTORY })
   const clients = await Promise.all(Array.from({ length: 50 }, () => connect(t, `${wsUrl}/room?channels=chat/1`)))
   await Promise.all(clients.map(nextSub))
-  const descriptor = Object.getOwnPropertyDescriptor(PubSubMessage.prototype, 'frame')!
-  const built = new Set<Buffer>()
-  let asked = 0
-  Object.defineProperty(PubSubMessage.prototype, 'frame', {
-    configurable: true,
-    get (this: PubSubMessage) { asked++; const frame = descriptor.get!.call(this) as Buffer; built.add(frame); return frame }
-  })
-  t.teardown(() => { Object.defineProperty(PubSubMessage.prototype, 'frame', descriptor) })
+  const frameCount = countFrames(t)
   await app.plezi.publish('chat/1', { big: 'x'.repeat(1000) })
   const frames = await Promise.all(clients.map((c) => c.next()))
-  Object.defineProperty(PubSubMessage.prototype, 'frame', descriptor)
-  t.equal(asked, 50, 'every subscriber wrote the envelope\'s frame')
-  t.equal(built.size, 1, 'one frame object for all 50 subscribers')
+  frameCount.stop()
+  t.equal(frameCount.asked, 50, 'every subscriber wrote the envelope\'s frame')
+  t.equal(frameCount.built.size, 1, 'one frame object for all 50 subscribers')
   t.match(JSON.parse(frames[0] as string), { event: '_pub_', offset: 1 })
 })
 

@@ -2,11 +2,10 @@
 // the three publish forms, wildcards, appName scoping, frame-once fan-out, engine life cycle.
 import t from 'tap'
 import Fastify from 'fastify'
-import { PubSubMessage } from '../lib/pubsub/pubsub.js'
 import mqemitter from 'mqemitter'
 import plezi, { Controller, type EventMessage } from '../lib/index.js'
 import { build, connect, deferred, logCapture, type Client } from './helpers.js'
-import { REDIS_URL, uniqueAppName, ciRequiresRedis, redisAnswers } from './fixtures/pubsub-helpers.js'
+import { REDIS_URL, uniqueAppName, ciRequiresRedis, redisAnswers, countFrames } from './fixtures/pubsub-helpers.js'
 import { listenerCountOf } from './fixtures/plezi-internals.js'
 
 const redisUp = await redisAnswers()
@@ -157,19 +156,12 @@ t.test('fan-out frames a message once for all local subscribers', async (t) => {
   const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/l', Listener) })
   const clients = await Promise.all(Array.from({ length: 50 }, () => connect(t, `${wsUrl}/l`)))
   await Promise.all(clients.map(subscribed))
-  const descriptor = Object.getOwnPropertyDescriptor(PubSubMessage.prototype, 'frame')!
-  const built = new Set<Buffer>()
-  let asked = 0
-  Object.defineProperty(PubSubMessage.prototype, 'frame', {
-    configurable: true,
-    get (this: PubSubMessage) { asked++; const frame = descriptor.get!.call(this) as Buffer; built.add(frame); return frame }
-  })
-  t.teardown(() => { Object.defineProperty(PubSubMessage.prototype, 'frame', descriptor) })
+  const frameCount = countFrames(t)
   await app.plezi.publish('news', { big: 'x'.repeat(1000) })
   const frames = await Promise.all(clients.map((c) => c.next()))
-  Object.defineProperty(PubSubMessage.prototype, 'frame', descriptor)
-  t.equal(asked, 50, 'every subscriber wrote the message\'s frame')
-  t.equal(built.size, 1, 'one frame object (the same bytes) for all 50 subscribers')
+  frameCount.stop()
+  t.equal(frameCount.asked, 50, 'every subscriber wrote the message\'s frame')
+  t.equal(frameCount.built.size, 1, 'one frame object (the same bytes) for all 50 subscribers')
   t.ok(frames.every((f) => f === frames[0]), 'every subscriber got the same message')
 })
 

@@ -4,7 +4,7 @@ import t from 'tap'
 import { once } from 'node:events'
 import WebSocket from 'ws'
 import { Controller } from '../lib/index.js'
-import { build, deferred } from './helpers.js'
+import { build, deferred, logCapture } from './helpers.js'
 
 const MESSAGES = Number(process.env.SC_MESSAGES ?? 100_000)
 // below maxBufferedAmount: a burst a healthy client takes in one turn must not look slow
@@ -66,4 +66,31 @@ t.test('slow consumer under fan-out', async (t) => {
   const growth = (rssPeak - rssBefore) / 1024 / 1024
   t.ok(growth < 100, `RSS grew ${growth.toFixed(1)} MiB while 100 MB were published (bound: 100 MiB)`)
   healthy.forEach((ws) => ws.close())
+})
+
+t.test('a write whose flush closes a slow consumer returns false, and the consumer is closed once', async (t) => {
+  const logs = logCapture('warn')
+  const written = deferred<boolean>()
+  class Burst extends Controller {
+    async onOpen () {
+      await this.subscribe('burst')
+      this.write('ready')
+    }
+
+    onMessage () {
+      const big = 'y'.repeat(100 * 1024)
+      for (let i = 0; i < 200; i++) void this.publish('burst', big) // 20 MB waiting in the outbox
+      written.resolve(this.write('after'))
+    }
+  }
+  const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/burst', Burst) }, { maxBufferedAmount: 64 * 1024 }, { logger: logs.logger })
+  const ws = new WebSocket(`${wsUrl}/burst`)
+  t.teardown(() => ws.terminate())
+  await once(ws, 'message')
+  const socket = (ws as unknown as { _socket: { pause (): void } })._socket
+  socket.pause() // never reads again: the kernel's buffers fill, then ws's
+  ws.send('go')
+  t.equal(await written.promise, false, 'the write after the flush reports the connection closed')
+  t.equal(app.plezi.stats().slowConsumersClosed, 1, 'counted once')
+  t.equal(logs.lines.filter((l) => /slow consumer/.test(l.msg)).length, 1, 'logged once')
 })

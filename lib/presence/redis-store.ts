@@ -214,6 +214,7 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
     if (this.#closing !== undefined) return
     await this.#refresh()
     if (!this.#registered) throw new Error('presence: the first heartbeat did not reach Redis')
+    if (this.#closing !== undefined) return // closed while the first heartbeat was out: no timer
     this.#timer = setInterval(() => { void this.#refresh() }, Math.max(10, Math.floor(this.ttl / 3)))
     this.#timer.unref()
   }

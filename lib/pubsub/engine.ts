@@ -92,7 +92,8 @@ export function redisEngine (redis: string | RedisOptions, events: EngineEvents,
   // answered once they are active (replies keep the order of commands).
   if (events.resubscribed !== undefined) {
     const resubscribed = events.resubscribed
-    subConn.on('ready', () => { queueMicrotask(() => { subConn.ping().then(resubscribed, noop) }) })
+    // a fault in the probe goes to the engine's error event, never an unhandled rejection
+    subConn.on('ready', () => { queueMicrotask(() => { subConn.ping().then(resubscribed, noop).catch(events.error) }) })
   }
   // close() settles a pending ready(): a reconnecting ioredis that is disconnected never ends.
   let abort!: (err: Error) => void

@@ -122,6 +122,7 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
     if (this.socket.readyState !== WebSocket.OPEN) return false
     if (this.heldAck === null || this.outbox !== null || !this.sendAfterAck(payload, opcode)) {
       this.flush() // keep this connection's frames in order
+      if (this.socket.readyState !== WebSocket.OPEN) return false // the flush closed a slow consumer
       this.send(payload, opcode)
     }
     this.afterWrite()
@@ -187,6 +188,7 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
 
   /** Applies `maxBufferedAmount` and arms `onDrained` after anything was written. */
   afterWrite (): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return // closing already: judged once
     const transport = this.transport
     if (this.socket.bufferedAmount > this.context.options.maxBufferedAmount) {
       this.dropSlowConsumer()

@@ -16,6 +16,8 @@ interface Ack { event: Message, cb?: EmitCallback | undefined, timer?: unknown }
 interface Pending { resolve: (reply: never) => void, reject: (err: RequestError) => void, timer: unknown }
 type Fn = (this: unknown, msg: Message) => unknown
 
+// The client's own callbacks: set by the app, never reached by a server event's name.
+const CALLBACKS = new Set(['onopen', 'onclose', 'onerror', 'onpublish', 'onresync', 'unknown'])
 const loc = (globalThis as { location?: { protocol: string, host: string, pathname: string } }).location
 const globalTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -252,7 +254,7 @@ export class Client<S = DefaultServerEvents, C = DefaultClientEvents> {
         p[channel] = [e, o]
         if (event === PUB) {
           const d = msg.data as Message
-          return d && typeof d === 'object' && typeof d.event === 'string' ? this.#handle(d) : this.onpublish?.(d, channel)
+          return d && typeof d === 'object' && typeof d.event === 'string' ? this.#handle(d, true) : this.onpublish?.(d, channel)
         }
         if (msg.wasRecovering && !msg.recovered) this.onresync?.(msg as unknown as SubInfo)
       }
@@ -262,10 +264,11 @@ export class Client<S = DefaultServerEvents, C = DefaultClientEvents> {
     }
   }
 
-  #handle (msg: Message): void {
+  // `published`: another client's data, unwrapped from `_pub_`; its `_EID_` answers none of ours.
+  #handle (msg: Message, published = false): void {
     if (this.log_events) console.log(msg)
     const { event, _EID_: eid } = msg
-    const reply = eid != null && event !== ACK
+    const reply = !published && eid != null && event !== ACK
     if (reply && this.#expired.delete(eid)) return
     const req = reply && this.#requests.get(eid)
     if (req) {
@@ -273,9 +276,9 @@ export class Client<S = DefaultServerEvents, C = DefaultClientEvents> {
       else this.#settle(eid, req.resolve, msg as never)
       return
     }
-    if (event === ACK && eid != null) this.#acked(eid)
+    if (event === ACK && eid != null && !published) this.#acked(eid)
     let handled = false
-    const prop = event && !(event in Client.prototype) && (this as Record<string, unknown>)[event]
+    const prop = event && !(event in Client.prototype) && !CALLBACKS.has(event) && (this as Record<string, unknown>)[event]
     if (typeof prop === 'function') {
       prop.call(this, msg)
       handled = true

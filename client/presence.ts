@@ -1,7 +1,10 @@
 // The presence helper (SPEC 12), in the ES module only (the IIFE bundle has a size budget):
 // keeps a channel's state from `_presence_` / `_presence_diff_` frames, applying leaves then
 // joins by `conn`, and calls onjoin / onleave when a key's first meta appears / last one goes,
-// once the whole frame is applied. Diffs that come before the state wait for it.
+// once the whole frame is applied. The server sends a subscription's state before its diffs, so
+// a diff seen before any state (a helper made after the state came) belongs to a state this
+// helper never had: it is ignored, as replaying it onto a later, newer state would undo it.
+// Entries that are not `{ metas: [{ conn }] }` are skipped.
 
 /** A meta as the server lists it: what was tracked, plus the connection it belongs to. */
 export type PresenceMeta = Record<string, unknown> & { conn: string }
@@ -23,7 +26,6 @@ export class Presence {
   /** A key's last meta went: `current` is empty, `left` what went. */
   onleave?: (key: string, current: PresenceEntry, left: PresenceEntry) => void
   #state: PresenceList | undefined
-  #early: Frame[] = []
 
   constructor (readonly client: PresenceSource, readonly channel: string) {
     client.on('_presence_', this.#onState)
@@ -47,15 +49,11 @@ export class Presence {
     const old = this.#state ?? Object.create(null)
     this.#state = old
     this.#apply(msg.state ?? {}, { ...old })
-    const early = this.#early
-    this.#early = []
-    for (const d of early) this.#apply(d.joins ?? {}, d.leaves ?? {})
   }
 
   #onDiff = (msg: Frame): void => {
-    if (msg.channel !== this.channel) return
-    if (this.#state === undefined) this.#early.push(msg)
-    else this.#apply(msg.joins ?? {}, msg.leaves ?? {})
+    if (msg.channel !== this.channel || this.#state === undefined) return
+    this.#apply(msg.joins ?? {}, msg.leaves ?? {})
   }
 
   #apply (joins: PresenceList, leaves: PresenceList): void {
@@ -68,8 +66,9 @@ export class Presence {
       if (rest.length > 0) s[key] = { metas: rest }
       else delete s[key]
     }
-    for (const key of Object.keys(leaves)) drop(key, leaves[key].metas)
+    for (const key of Object.keys(leaves)) if (valid(leaves[key])) drop(key, leaves[key].metas)
     for (const key of Object.keys(joins)) {
+      if (!valid(joins[key])) continue
       const metas = joins[key].metas
       drop(key, metas)
       if (metas.length > 0) s[key] = { metas: [...(s[key]?.metas ?? []), ...metas] }
@@ -80,4 +79,9 @@ export class Presence {
       else if (before && !now) this.onleave?.(key, { metas: [] }, leaves[key])
     }
   }
+}
+
+const valid = (entry: unknown): entry is PresenceEntry => {
+  const metas = (entry as PresenceEntry | null)?.metas
+  return Array.isArray(metas) && metas.every((m) => typeof m?.conn === 'string')
 }

@@ -151,3 +151,24 @@ t.test('the client keeps the epoch it knew when a _pub_ has none, and never mist
   socket.receive({ event: '_pub_', channel: 'c', epoch: 'e', offset: 1, data: { event: '_pub_', channel: 'c', epoch: 'e', offset: 9 } })
   t.same(client.positions.c, ['e', 1], 'a published event object named _pub_ is an event, not a position')
 })
+
+t.test('hostile frames: published data answers none of our requests, and event names never reach the client\'s own callbacks', async (t) => {
+  FakeSocket.all = []
+  const client = new PleziClient('ws://x.test/room', false, { WebSocket: FakeSocket as never })
+  t.teardown(() => client.close())
+  const socket = FakeSocket.all[0]
+  socket.open()
+  const calls: string[] = []
+  client.onresync = () => { calls.push('onresync') }
+  client.onpublish = () => { calls.push('onpublish') }
+  client.onclose = () => { calls.push('onclose') }
+  client.unknown = (msg) => { calls.push(`unknown ${String(msg.event)}`) }
+  const pending = client.request({ event: 'ask' }, { timeout: 50 })
+  const { _EID_: eid } = JSON.parse(socket.sent[socket.sent.length - 1]) as { _EID_: number }
+  // another client republished a message carrying the same small counter as our request
+  socket.receive({ event: '_pub_', channel: 'chat/1', epoch: 'e', offset: 1, data: { event: 'ask', _EID_: eid, text: 'not yours' } })
+  socket.receive({ event: '_pub_', channel: 'chat/1', epoch: 'e', offset: 2, data: { event: '_ack_', _EID_: eid } })
+  for (const name of ['onresync', 'onpublish', 'onclose']) socket.receive({ event: name })
+  await t.rejects(pending, { code: 'timeout' }, 'the request is still waiting for its own reply')
+  t.same(calls, ['unknown ask', 'unknown onresync', 'unknown onpublish', 'unknown onclose'], 'published events are events; callback names are unknown events')
+})

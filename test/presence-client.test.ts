@@ -59,7 +59,7 @@ t.test('client.presence: state, onjoin on the first meta, onleave on the last, l
   t.same(presence.list(), {})
 })
 
-t.test('the helper buffers diffs that come before the state, and fires after the whole frame', (t) => {
+t.test('the helper ignores diffs from before its state (they would undo a newer state), skips malformed entries, and fires after the whole frame', (t) => {
   const listeners = new Map<string, (msg: any) => unknown>()
   const source = { on: (e: string, fn: (msg: any) => unknown) => listeners.set(e, fn), off: (e: string) => listeners.delete(e) }
   const p = new Presence(source, 'room')
@@ -72,7 +72,11 @@ t.test('the helper buffers diffs that come before the state, and fires after the
   t.same(seen, [], 'nothing before the state')
   t.same(p.list(), {})
   listeners.get('_presence_')!({ event: '_presence_', channel: 'room', state: { ann: { metas: [m('a')] }, bob: { metas: [m('b')] } } })
-  t.same(seen, ['join ann (ann,bob)', 'join bob (ann,bob)', 'leave ann', 'join cy (bob,cy)'], 'state, then the buffered diff; other channels ignored')
+  t.same(seen, ['join ann (ann,bob)', 'join bob (ann,bob)'], 'the state as it is: the earlier diff (cy joins, ann leaves) is not replayed onto it')
+  seen.length = 0
+  listeners.get('_presence_diff_')!({ event: '_presence_diff_', channel: 'room', joins: { cy: { metas: [m('c')] }, bad: { metas: 'x' }, worse: null, noconn: { metas: [{}] } }, leaves: { ann: { metas: [m('a')] }, bob: {} } })
+  t.same(seen, ['leave ann', 'join cy (bob,cy)'], 'a diff after the state applies; malformed entries are skipped')
+  t.same(Object.keys(p.list()).sort(), ['bob', 'cy'])
   // An update (a join for a conn already there) replaces its meta: no callback.
   seen.length = 0
   listeners.get('_presence_diff_')!({ event: '_presence_diff_', channel: 'room', joins: { bob: { metas: [m('b', { away: true })] } }, leaves: {} })

@@ -18,6 +18,7 @@ export interface PleziStats {
   backlogPaused: number
   /** The pub/sub engine: in-process (`'local'`), or an external one that is up or down. */
   engine: 'local' | 'up' | 'down'
+  /** History channels: those the in-process store holds, or on Redis those this process follows. */
   history: { channels: number }
   /** This process's presence entries and the channels they are on. */
   presence: { channels: number, entries: number }
@@ -34,7 +35,7 @@ export function statsOf (context: AppContext): PleziStats {
     slowConsumersClosed: counters.slowConsumersClosed,
     backlogPaused: counters.backlogPaused,
     engine: pubsub.engineState,
-    history: { channels: 0 },
+    history: { channels: pubsub.historyChannels },
     presence: { ...context.presence.store.local }
   }
 }

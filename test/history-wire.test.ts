@@ -157,6 +157,16 @@ t.test('Redis: app.plezi.history() reads the same store as every process', { ski
   t.same((await other.app.plezi.history('chat/x')).messages, [], 'another appName has its own history')
 })
 
+t.test('Redis: stats count the history channels this process follows', { skip: redisSkip }, async (t) => {
+  const { app, wsUrl } = await build(t, (app) => { app.plezi.route('/room', HistoryRoom) }, { history: HISTORY, redis: REDIS_URL, appName: appNameFor() })
+  t.same(app.plezi.stats().history, { channels: 0 })
+  const client = await connect(t, `${wsUrl}/room?channels=chat/1`)
+  await nextSub(client)
+  await app.plezi.publish('chat/1', 'x')
+  await pubs(client, 1)
+  t.same(app.plezi.stats().history, { channels: 1 }, 'chat/1, heard by a subscriber here')
+})
+
 
 
 

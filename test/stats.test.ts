@@ -118,3 +118,10 @@ t.test("engine: 'up' on Redis, 'down' while it is away, 'up' again", async (t) =
   await waitFor(/engine reconnected/)
   t.equal(app.plezi.stats().engine, 'up', 'up again')
 })
+
+t.test('stats count the history channels the in-process store holds', async (t) => {
+  const { app } = await build(t, () => {}, { history: { channels: ['chat/#'] } })
+  t.same(app.plezi.stats().history, { channels: 0 })
+  for (const channel of ['chat/1', 'chat/2', 'chat/1', 'news']) await app.plezi.publish(channel, 'x')
+  t.same(app.plezi.stats().history, { channels: 2 }, 'chat/1 and chat/2; news keeps no history')
+})

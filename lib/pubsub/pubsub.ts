@@ -250,6 +250,11 @@ export class PubSub {
   }
 
   /** Channels (and patterns) with at least one subscriber in this process. */
+  /** History channels: held in the process, or followed on Redis (0 without history). */
+  get historyChannels (): number {
+    return this.#history?.channelCount ?? 0
+  }
+
   get channels (): number {
     return this.#subscriptions.size
   }

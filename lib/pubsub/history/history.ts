@@ -83,6 +83,11 @@ export class History {
     }
   }
 
+  /** In the process: the channels the store holds; on Redis: the channels this process follows. */
+  get channelCount (): number {
+    return this.memory !== undefined ? this.memory.channelCount : this.seen.size
+  }
+
   get size (): number {
     return (this.store as MemoryHistoryStore | RedisHistoryStore).limits.size
   }

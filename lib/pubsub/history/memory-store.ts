@@ -98,6 +98,11 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   /** What the store holds, to check its memory bound. */
+  /** Channels held (with messages, or a position only). */
+  get channelCount (): number {
+    return this.#channels.size
+  }
+
   stats (): { channels: number, messages: number } {
     let messages = 0
     for (const history of this.#channels.values()) messages += history.ring.length

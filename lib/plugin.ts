@@ -180,23 +180,6 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     controllers: new Set()
   }
 
-  await fastify.register(websocket, {
-    options: { maxPayload: options.maxPayload, perMessageDeflate: perMessageDeflate(options) },
-    errorHandler (error, socket, request) {
-      logSocketError(request.log, error)
-      const connection = connectionOf(socket)
-      if (connection !== undefined) connection.close(1011, 'internal error')
-      else if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error')
-    },
-    preClose (done) {
-      shutdownConnections(context, fastify.websocketServer.clients ?? []).then(
-        () => { fastify.websocketServer.close(() => done()) },
-        /* c8 ignore next */ (err) => { context.log.error({ err }, 'fastify-plezi: shutdown failed'); done() }
-      )
-    }
-  })
-  fastify.websocketServer.on('headers', addUpgradeHeaders)
-
   // While closing, Fastify answers upgrades with its own 503 but never ends those sockets
   // (@fastify/websocket only does in an onResponse hook, which that path skips), and
   // app.close() would wait for them forever: answer them here, first, and end them.
@@ -205,33 +188,61 @@ async function plezi (fastify: FastifyInstance, opts: PleziOptions): Promise<voi
     socket.on('error', () => socket.destroy())
     socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy())
   }
-  fastify.server.prependListener('upgrade', refuseUpgradeWhileClosing)
-
-  const apis = new WeakMap<FastifyInstance, PleziApi>()
-  function apiFor (instance: FastifyInstance): PleziApi {
-    let api = apis.get(instance)
-    if (!api) {
-      api = {
-        route: (path, Klass) => routeController(instance, context, path, Klass),
-        publish: (channel, message) => pubsub.publish(channel, message),
-        stats: () => statsOf(context),
-        subscribe: (channel, handler, subscribeOptions) => subscribeConnectionless(context, channel, handler, subscribeOptions),
-        history: (channel, readOptions) => readBacklog(pubsub, channel, readOptions),
-        presence: (channel) => { checkChannel(channel, 'presence'); return presence.store.list(channel) },
-        presenceCount: (channel) => { checkChannel(channel, 'presenceCount'); return presence.store.count(channel) }
-      }
-      apis.set(instance, api)
-    }
-    return api
-  }
-  fastify.decorate('plezi', { getter (this: FastifyInstance) { return apiFor(this) } })
-
-  if (options.clientPath !== false) registerClientRoute(fastify, options.clientPath)
 
   let pinger: NodeJS.Timeout | undefined
-  if (options.pingInterval > 0) {
-    pinger = setInterval(() => { for (const connection of context.connections) connection.ping() }, options.pingInterval)
-    pinger.unref()
+  // From here on the engine and presence are up: a failure below closes them before it reaches
+  // register's caller, so nothing is left running.
+  try {
+    await fastify.register(websocket, {
+      options: { maxPayload: options.maxPayload, perMessageDeflate: perMessageDeflate(options) },
+      errorHandler (error, socket, request) {
+        logSocketError(request.log, error)
+        const connection = connectionOf(socket)
+        if (connection !== undefined) connection.close(1011, 'internal error')
+        else if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error')
+      },
+      preClose (done) {
+        shutdownConnections(context, fastify.websocketServer.clients ?? []).then(
+          () => { fastify.websocketServer.close(() => done()) },
+          /* c8 ignore next */ (err) => { context.log.error({ err }, 'fastify-plezi: shutdown failed'); done() }
+        )
+      }
+    })
+    fastify.websocketServer.on('headers', addUpgradeHeaders)
+
+    fastify.server.prependListener('upgrade', refuseUpgradeWhileClosing)
+
+    const apis = new WeakMap<FastifyInstance, PleziApi>()
+    function apiFor (instance: FastifyInstance): PleziApi {
+      let api = apis.get(instance)
+      if (!api) {
+        api = {
+          route: (path, Klass) => routeController(instance, context, path, Klass),
+          publish: (channel, message) => pubsub.publish(channel, message),
+          stats: () => statsOf(context),
+          subscribe: (channel, handler, subscribeOptions) => subscribeConnectionless(context, channel, handler, subscribeOptions),
+          history: (channel, readOptions) => readBacklog(pubsub, channel, readOptions),
+          presence: (channel) => { checkChannel(channel, 'presence'); return presence.store.list(channel) },
+          presenceCount: (channel) => { checkChannel(channel, 'presenceCount'); return presence.store.count(channel) }
+        }
+        apis.set(instance, api)
+      }
+      return api
+    }
+    fastify.decorate('plezi', { getter (this: FastifyInstance) { return apiFor(this) } })
+
+    if (options.clientPath !== false) registerClientRoute(fastify, options.clientPath)
+
+    if (options.pingInterval > 0) {
+      pinger = setInterval(() => { for (const connection of context.connections) connection.ping() }, options.pingInterval)
+      pinger.unref()
+    }
+  } catch (err) {
+    clearInterval(pinger)
+    fastify.server.removeListener('upgrade', refuseUpgradeWhileClosing)
+    await presence.close()
+    await pubsub.close()
+    throw err
   }
   registerApp(context)
   fastify.addHook('onReady', async () => { appReady(context) })

@@ -355,11 +355,16 @@ export class PubSub {
   async #unregister (subscription: Subscription): Promise<void> {
     subscription.live = false
     this.#subscriptions.delete(subscription.pattern)
-    // Unheard from now on: what this process saw of those channels no longer tells what comes next.
+    // Channels nobody here hears any more: what this process saw of them no longer tells what
+    // comes next. Those still heard (another subscription) or being healed keep their place.
     const seen = this.#history?.seen
     if (seen !== undefined && seen.size > 0) {
-      if (subscription.isPattern) seen.clear()
-      else seen.delete(subscription.pattern)
+      const hears = this.#listening()
+      const forget = (channel: string): void => {
+        if (seen.get(channel)?.held === null && !hears(channel)) seen.delete(channel)
+      }
+      if (subscription.isPattern) for (const channel of [...seen.keys()]) forget(channel)
+      else forget(subscription.pattern)
     }
     const topic = this.#prefix + subscription.pattern
     const pending = [this.#off(this.#local, topic, subscription.onLocal)]
@@ -486,7 +491,8 @@ export class PubSub {
         this.#heal(history, channel, seen, epoch, offset)
         return
       }
-      seen.delivered = true
+      // after a seed, what was read may still be arriving: until its top came, let it pass
+      seen.delivered = offset >= seen.last
     }
     if (seen.lastPassed) this.#enqueue(subscription, msg, ++this.#seq)
   }
@@ -531,6 +537,8 @@ export class PubSub {
       }
       seen.lastMessage = undefined
       for (let i = 0; i < held.length; i += 2) this.#arrive(history, held[i] as Subscription, held[i + 1] as PubSubMessage)
+      // unsubscribed while it was healed: forgotten now, as #unregister would have done
+      if (history.seen.get(channel) === seen && !this.#listening()(channel)) history.seen.delete(channel)
       this.#drainSoon()
     }).catch((err: unknown) => {
       // nobody awaits this chain: a fault in it is logged, never an unhandled rejection
@@ -556,16 +564,19 @@ export class PubSub {
     return new PositionCheck(interval, {
       seen: history.seen,
       positions: (channels) => history.positions(channels),
-      listening: () => {
-        const patterns: string[] = []
-        for (const subscription of this.#subscriptions.values()) if (subscription.isPattern) patterns.push(subscription.pattern)
-        return (channel) => this.#subscriptions.has(channel) || patterns.some((pattern) => matchPattern(pattern, channel))
-      },
+      listening: () => this.#listening(),
       heal: (channel, seen) => {
         seen.held = []
         this.#heal(history, channel, seen, seen.epoch, undefined)
       }
     }, this.#log)
+  }
+
+  /** Whether a channel has a subscription in this process (literal or pattern), as of now. */
+  #listening (): (channel: string) => boolean {
+    const patterns: string[] = []
+    for (const subscription of this.#subscriptions.values()) if (subscription.isPattern) patterns.push(subscription.pattern)
+    return (channel) => this.#subscriptions.has(channel) || patterns.some((pattern) => matchPattern(pattern, channel))
   }
 
   #subscriptionsOf (channel: string): Subscription[] {

@@ -76,6 +76,7 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
   #timer: NodeJS.Timeout | undefined
   #registered = false
   #beating = false
+  #cleaning = false
   #resyncQueued = false
   #down = false
   #closing: Promise<void> | undefined
@@ -269,21 +270,35 @@ export class RedisPresenceStore extends EventEmitter implements PresenceStore {
   async #refresh (): Promise<void> {
     if (this.#beating || this.#cmd.status !== 'ready' || (this.#closing !== undefined && this.#registered)) return
     this.#beating = true
+    let resynced: boolean
+    let others: string[]
     try {
       const [[added, dead]] = await this.#batch.values((p) => p.plzPresenceBeat(this.#keys.procs, this.processId, this.ttl, DEAD_PER_REFRESH)) as Array<[number, string[]]>
       this.stats.refreshes++
       this.stats.roundTrips++
-      const resynced = added === 1 && this.#registered
+      resynced = added === 1 && this.#registered
       this.#registered = true
       if (resynced) await this.#resync()
-      const others = dead.filter((pid) => pid !== this.processId)
-      if (others.length > 0) await cleanUp(this.#cleaner, others)
-      this.emit('refresh', { resynced, dead: others })
+      others = dead.filter((pid) => pid !== this.processId)
     } catch (err) {
       this.#log.warn({ err }, 'presence: refresh failed')
+      return
     } finally {
       this.#beating = false
     }
+    // Cleaning up after dead processes may take many round trips: the next heartbeats go out
+    // meanwhile (a long clean-up must not make this process look dead too), one clean-up at a time.
+    if (others.length > 0 && !this.#cleaning) {
+      this.#cleaning = true
+      try {
+        await cleanUp(this.#cleaner, others)
+      } catch (err) {
+        this.#log.warn({ err }, 'presence: cleaning up after a dead process failed')
+      } finally {
+        this.#cleaning = false
+      }
+    }
+    this.emit('refresh', { resynced, dead: others })
   }
 
   #queueResync (): void {

@@ -96,23 +96,31 @@ const SLICE_MS = 2
  */
 export class OutboxScheduler {
   private queue: OutboxOwner[] = []
+  private head = 0 // where the next slice starts
   private scheduled = false
   private readonly joins = new JoinedFrames()
   private readonly run = (): void => {
     const queue = this.queue
     const deadline = performance.now() + SLICE_MS
-    let i = 0
+    let i = this.head
     while (i < queue.length) {
       flushOutbox(queue[i++], this.joins)
       if ((i & 63) === 0 && performance.now() > deadline) break
     }
     this.joins.clear() // the joined buffer belongs to this slice's sockets only
     if (i < queue.length) {
-      this.queue = queue.slice(i) // the rest, and whoever gets a message meanwhile after it
+      // the rest, and whoever gets a message meanwhile after it; the flushed part is dropped
+      // once it is the larger half, so each entry is copied at most once on average
+      if (i > queue.length - i) {
+        this.queue = queue.slice(i)
+        i = 0
+      }
+      this.head = i
       setImmediate(this.run)
       return
     }
     this.queue = []
+    this.head = 0
     this.scheduled = false
   }
 

@@ -11,6 +11,11 @@ export interface SubscribeOptions {
 
 const WILDCARDS = /[+#]/
 
+/** Whether a name holds a wildcard (`+` or `#`): a pattern, never a literal channel. */
+export function hasWildcards (name: string): boolean {
+  return WILDCARDS.test(name)
+}
+
 /** Throws PLZ_ERR_CHANNEL unless `channel` is a non-empty string, without wildcards unless `pattern`. */
 export function checkChannel (channel: unknown, what: string, pattern = false): asserts channel is string {
   if (typeof channel !== 'string' || channel === '') {

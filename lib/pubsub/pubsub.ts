@@ -12,7 +12,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { RedisOptions } from 'ioredis'
 import { localEngine, redisEngine, suppliedEngine, type Emitter, type Engine, type EnginePacket } from './engine.js'
 import { PubSubMessage, type WirePacket } from './message.js'
-import { checkChannel, isPattern, type SubscribeOptions } from './channel.js'
+import { checkChannel, hasWildcards, isPattern, type SubscribeOptions } from './channel.js'
 import { PLZ_ERR_CHANNEL, PLZ_ERR_ENGINE } from '../errors.js'
 import { publishChannel, reportError } from '../diagnostics.js'
 import { History, atPosition, type HistoryConfig, type Recovered, type Seen } from './history/history.js'
@@ -319,7 +319,7 @@ export class PubSub {
     const topic = this.#prefix + pattern
     const subscription: Subscription = {
       pattern,
-      isPattern: /[+#]/.test(pattern),
+      isPattern: hasWildcards(pattern),
       subscribers: new Set(),
       late: null,
       live: true,

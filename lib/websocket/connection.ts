@@ -16,6 +16,7 @@ import { buildFrame, buildFrames, byteLengthOf, deflateMode, frameSupport, sende
 import { payloadOf } from './payload.js'
 import { connectionChannel, reportError } from '../diagnostics.js'
 import { capturePresenceMeta, checkPresenceKey } from '../presence/validate.js'
+import { hasWildcards } from '../pubsub/channel.js'
 
 export type { SubscriptionHandler, HistorySubscription }
 
@@ -269,7 +270,7 @@ export class Connection implements OutboxOwner, ConnectionPort, QueueOwner {
     if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve(undefined)
     const pubsub = this.context.pubsub
     // Literal history channels only: a pattern has no one position.
-    const history = !/[+#]/.test(channel) && pubsub.isHistory(channel)
+    const history = !hasWildcards(channel) && pubsub.isHistory(channel)
     const subscriber = history ? new HistorySubscriber(this, channel, handler) : new ConnectionSubscriber(this, channel, handler)
     const active = pubsub.subscribe(channel, subscriber, options)
     // The earlier subscription goes after the new one joined: the engine listener stays, so no

@@ -5,13 +5,12 @@
 // channels are ignored the same way; a value that is not a position counts as lost.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Position } from '../pubsub/history/store.js'
+import { hasWildcards } from '../pubsub/channel.js'
 
 /** What a client said of one channel: where it was, or that its position is unusable. */
 export type SinceEntry = Position | 'lost'
 
 export const SINCE_MAX_BYTES = 8192
-
-const NOT_LITERAL = /[+#]/
 
 /** The positions of `_since_` (a query value), or null when there are none to use. */
 export function parseSince (raw: unknown, log: Pick<FastifyBaseLogger, 'debug'>): Map<string, SinceEntry> | null {
@@ -28,7 +27,7 @@ export function parseSince (raw: unknown, log: Pick<FastifyBaseLogger, 'debug'>)
   const positions = new Map<string, SinceEntry>()
   let skipped = 0
   for (const [channel, position] of Object.entries(value)) {
-    if (channel === '' || channel === '__proto__' || NOT_LITERAL.test(channel)) skipped++
+    if (channel === '' || channel === '__proto__' || hasWildcards(channel)) skipped++
     else positions.set(channel, toEntry(position))
   }
   // JSON.parse makes "__proto__" an own key; Object.entries lists it, and it is skipped above.

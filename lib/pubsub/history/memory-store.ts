@@ -5,9 +5,10 @@
 // recovers after a quiet spell. Expiry is checked on every access, and one unref'd sweep
 // reclaims what nobody touches; no timer per channel.
 import {
-  IdSource, checkChannel, checkRead, resolveLimits, toHistoryData,
+  IdSource, checkRead, resolveLimits, toHistoryData,
   type HistoryData, type HistoryEntry, type HistoryLimits, type HistoryPage, type HistoryStore, type Position, type ReadOptions, type ResolvedLimits
 } from './store.js'
+import { checkChannel } from '../channel.js'
 import { PLZ_ERR_OPTION } from '../../errors.js'
 
 export interface MemoryHistoryStoreOptions extends HistoryLimits {
@@ -49,7 +50,7 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   append (channel: string, message: HistoryData): Promise<Position> {
-    checkChannel(channel)
+    checkChannel(channel, 'history')
     const data = toHistoryData(message)
     if (this.#closed) return closed()
     return Promise.resolve(this.#append(channel, data))
@@ -57,14 +58,14 @@ export class MemoryHistoryStore implements HistoryStore {
 
   /** append() without the promise: the position is known at the call (for in-order local delivery). */
   appendSync (channel: string, message: HistoryData): Position {
-    checkChannel(channel)
+    checkChannel(channel, 'history')
     const data = toHistoryData(message)
     if (this.#closed) throw closedError()
     return this.#append(channel, data)
   }
 
   read (channel: string, options?: ReadOptions): Promise<HistoryPage> {
-    checkChannel(channel)
+    checkChannel(channel, 'history')
     const { since, limit } = checkRead(options, this.limits.size)
     if (this.#closed) return closed()
     const history = this.#touch(channel)
@@ -78,14 +79,14 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   latest (channel: string): Promise<Position> {
-    checkChannel(channel)
+    checkChannel(channel, 'history')
     if (this.#closed) return closed()
     return Promise.resolve(this.latestSync(channel))
   }
 
   /** latest() without the promise. */
   latestSync (channel: string): Position {
-    checkChannel(channel)
+    checkChannel(channel, 'history')
     if (this.#closed) throw closedError()
     const { epoch, top } = this.#touch(channel)
     return { epoch, offset: top }

@@ -7,9 +7,10 @@ import { PUBLISH_CONNECTION, closeConnections, whenReady } from '../engine.js'
 import { PLZ_ERR_OPTION } from '../../errors.js'
 import { appendScript, readScript } from './redis-scripts.js'
 import {
-  IdSource, checkChannel, checkRead, resolveLimits, toHistoryData,
+  IdSource, checkRead, resolveLimits, toHistoryData,
   type HistoryData, type HistoryEntry, type HistoryKind, type HistoryLimits, type HistoryPage, type HistoryStore, type Position, type ReadOptions, type ResolvedLimits
 } from './store.js'
+import { checkChannel } from '../channel.js'
 
 export interface HistoryPublish {
   /** The mqemitter-redis topic of a channel is `topicPrefix + channel` (PubSub: `<appName>/`). */
@@ -77,7 +78,7 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   append (channel: string, message: HistoryData): Promise<Position> {
-    checkChannel(channel)
+    checkChannel(channel, 'history')
     const { kind, data } = toHistoryData(message)
     if (this.#closed) return Promise.reject(closedError())
     const { meta, stream } = this.keys(channel)
@@ -90,13 +91,13 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   read (channel: string, options?: ReadOptions): Promise<HistoryPage> {
-    checkChannel(channel)
+    checkChannel(channel, 'history')
     const { since, limit } = checkRead(options, this.limits.size)
     return this.#read(channel, since, limit)
   }
 
   latest (channel: string): Promise<Position> {
-    checkChannel(channel)
+    checkChannel(channel, 'history')
     return this.#read(channel, undefined, 0).then(({ epoch, offset }) => ({ epoch, offset }))
   }
 

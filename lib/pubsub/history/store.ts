@@ -1,7 +1,7 @@
 // The contract of a history store (in-process or Redis), the checks both share, and recovery,
 // which is the same over any store: one read, then all or nothing.
 import { randomBytes } from 'node:crypto'
-import { PLZ_ERR_CHANNEL, PLZ_ERR_MESSAGE, PLZ_ERR_OPTION } from '../../errors.js'
+import { PLZ_ERR_MESSAGE, PLZ_ERR_OPTION } from '../../errors.js'
 import { describe } from '../../describe.js'
 
 /** History keeps strings and JSON text; Buffers never reach a history channel. */
@@ -98,16 +98,6 @@ export function resolveLimits (limits: HistoryLimits = {}, option = 'history'): 
 function checkInteger (value: unknown, min: number, max: number, option: string): asserts value is number {
   if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
     throw new PLZ_ERR_OPTION(option, `must be an integer from ${min} to ${max}, received ${describe(value)}`)
-  }
-}
-
-/** History channels are literal: a wildcard here is a bug upstream, never a pattern. */
-export function checkChannel (channel: unknown): asserts channel is string {
-  if (typeof channel !== 'string' || channel === '') {
-    throw new PLZ_ERR_CHANNEL(`history: channel must be a non-empty string, received ${describe(channel)}`)
-  }
-  if (channel.includes('+') || channel.includes('#')) {
-    throw new PLZ_ERR_CHANNEL(`history: channel must not contain the wildcards "+" or "#", received ${describe(channel)}`)
   }
 }
 

@@ -109,6 +109,7 @@ t.test('HTTP side: the page, the client bundle, websockets need a nickname', asy
 
   t.equal(await upgradeStatus(`${ws}/`), 403, 'no nickname: the upgrade is refused')
   t.equal(await upgradeStatus(`${ws}/${'x'.repeat(33)}`), 403, 'a nickname over 32 characters is refused')
+  t.equal(await upgradeStatus(`${ws}/__proto__`), 403, 'a nickname that can be no presence key is refused at the gate, not by track() in onOpen')
   t.equal(await upgradeStatus(`${ws}/${encodeURIComponent('<b>x</b>')}`), 403, 'markup is no nickname')
 
   const ada = new NodeChatter(`${ws}/ada`, t)

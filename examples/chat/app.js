@@ -9,7 +9,7 @@ import plezi, { Controller } from 'fastify-plezi'
 const page = readFileSync(new URL('./index.html', import.meta.url), 'utf8')
 
 /** The page checks the same rule before it connects, so a person sees why instead of a refusal. */
-export const NICKNAME = /^[\p{L}\p{N}_.-]{1,32}$/u
+export const NICKNAME = /^(?!__proto__$)[\p{L}\p{N}_.-]{1,32}$/u // __proto__ can be no presence key
 
 export class ChatRoom extends Controller {
   static autoDispatch = true

@@ -243,11 +243,11 @@ export class Client<S = DefaultServerEvents, C = DefaultClientEvents> {
   #dispatch (msg: Message): void {
     try {
       const { event, channel } = msg as Message & { channel: string }
-      if (event === PUB || event === SUB) {
+      if ((event === PUB || event === SUB) && typeof channel === 'string') {
         // History channels: keep the position, drop what was processed, unwrap `_pub_`.
         const p = this.positions
         const old = p[channel]
-        const o = msg.offset as number | null
+        const o = Number.isInteger(msg.offset) ? msg.offset as number : null
         const e = (msg.epoch ?? old?.[0] ?? null) as string | null
         if (event === PUB && old && old[0] === e && o != null && old[1] != null && o <= old[1]) return
         delete p[channel]
